@@ -1,0 +1,29 @@
+"""Fixtures every test layer shares: where Amazon's and Microsoft's reference documents live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reference_dir(variable: str, default: Path) -> Path:
+    path = Path(os.environ.get(variable) or default)
+    if not path.is_dir():
+        pytest.skip(f"{variable} not found at {path}: set {variable} to run the contract checks against it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spapi_models_dir() -> Path:
+    """Amazon's published SP-API models (models/, schemas/notifications/, rate_limits.json)."""
+    return _reference_dir("SPAPI_MODELS_DIR", REPO_ROOT.parent / "shared" / "reference" / "amazon-sp-api")
+
+
+@pytest.fixture(scope="session")
+def dataverse_cdm_dir() -> Path:
+    """Microsoft's CDM table definitions (Order.cdm.json, OrderProduct.cdm.json, ...)."""
+    return _reference_dir("DATAVERSE_CDM_DIR", REPO_ROOT.parent / "shared" / "reference" / "dataverse-cdm")
