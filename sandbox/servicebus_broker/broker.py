@@ -1,0 +1,458 @@
+"""The proton event handler: routes links and deliveries between the SDK and the queue store.
+
+Everything here runs on the proton container's thread. Link kinds, by the address the client attaches to:
+  `<queue>` / `<queue>/$DeadLetterQueue`  the client sends (we receive) or receives (we send)
+  `$cbs`, `<entity>/$management`           request/response nodes (see management.py)
+Lock expiry and stalled sends are driven by proton timers, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message
+from proton.reactor import Container
+
+from . import codec
+from .management import CBS_NODE, MANAGEMENT_SUFFIX, answer_cbs, answer_management
+from .queues import Entity, LockLostError, Outcome, QueueStore, SubQueue
+
+_LOG = logging.getLogger(__name__)
+
+DEAD_LETTER_SUFFIX = "/$deadletterqueue"
+DEAD_LETTER_CONDITION = "com.microsoft:dead-letter"
+MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"
+NOT_FOUND = "amqp:not-found"
+NOT_IMPLEMENTED = "amqp:not-implemented"
+DECODE_ERROR = "amqp:decode-error"
+
+# Credit we keep open to each sending client. The SDK waits for credit before its first transfer.
+SENDER_CREDIT = 100
+# Standard tier's limit: the SDK sizes ServiceBusMessageBatch from the link's max-message-size.
+MAX_MESSAGE_SIZE = 256 * 1024
+# proton's Python binding decodes delivery tags as UTF-8 text, which binary lock tokens are not; the token is
+# kept on the delivery's attachment record instead (proton wrappers store unknown attributes there).
+_LOCK_TOKEN_ATTR = "sb_lock_token"
+# Timers fire a little late rather than early, so an expiry check never races its own deadline.
+_TIMER_SLACK_SECONDS = 0.005
+
+
+class _Kind(Enum):
+    QUEUE = "queue"
+    CBS = "cbs"
+    MANAGEMENT = "management"
+
+
+@dataclass
+class _LinkInfo:
+    kind: _Kind
+    node: str  # the address as attached, without scheme and host
+    entity: Entity | None
+    peek_lock: bool = True  # only for links we send queue messages on
+    pending: list[bytes] | None = None  # responses waiting for credit (request/response nodes only)
+
+
+@dataclass
+class _Held:
+    """A transfer held back by stall_sends: stored and acknowledged when the stall ends."""
+
+    delivery: Delivery
+    queue: str
+    messages: list[bytes]
+
+
+class _Timer(Handler):  # type: ignore[misc]  # proton is untyped
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def on_timer_task(self, event: Event) -> None:
+        self._callback()
+
+
+class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
+    def __init__(self, store: QueueStore, host: str, port: int, on_listening: Callable[[int], None]) -> None:
+        super().__init__()
+        self._store = store
+        self._host = host
+        self._port = port
+        self._on_listening = on_listening
+        self._container: Container | None = None
+        self._acceptor: Any = None
+        self._links: dict[Link, _LinkInfo] = {}
+        self._held: list[_Held] = []
+        self._expiry_timer_at: float | None = None
+
+    # -- container lifecycle --------------------------------------------------------------------------
+
+    def on_reactor_init(self, event: Event) -> None:
+        self._container = event.container
+        self._acceptor = event.container.acceptor(self._host, self._port, self)
+        # proton's Acceptor does not say which port an ephemeral bind got; its socket does.
+        self._on_listening(int(self._acceptor._selectable.getsockname()[1]))
+
+    def on_stand_in_stop(self, event: Event) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+        for link in list(self._links):
+            connection = link.connection
+            if not connection.state & Endpoint.LOCAL_CLOSED:
+                connection.close()
+        self._links.clear()
+        self._held.clear()
+        if self._container is not None:
+            self._container.stop()
+
+    # -- connections, sessions ------------------------------------------------------------------------
+
+    def on_connection_bound(self, event: Event) -> None:
+        # The SDK authenticates with SASL ANONYMOUS and then a $cbs token; other clients may use PLAIN.
+        sasl = event.transport.sasl()
+        sasl.allow_insecure_mechs = True
+        sasl.allowed_mechs("ANONYMOUS PLAIN")
+
+    def on_connection_remote_open(self, event: Event) -> None:
+        if event.connection.state & Endpoint.LOCAL_UNINIT:
+            event.connection.open()
+
+    def on_session_remote_open(self, event: Event) -> None:
+        if event.session.state & Endpoint.LOCAL_UNINIT:
+            event.session.open()
+
+    def on_session_remote_close(self, event: Event) -> None:
+        self._forget(lambda link: link.session == event.session)
+        if not event.session.state & Endpoint.LOCAL_CLOSED:
+            event.session.close()
+
+    def on_connection_remote_close(self, event: Event) -> None:
+        self._forget(lambda link: link.connection == event.connection)
+        if not event.connection.state & Endpoint.LOCAL_CLOSED:
+            event.connection.close()
+
+    def on_transport_closed(self, event: Event) -> None:
+        if event.connection is not None:
+            self._forget(lambda link: link.connection == event.connection)
+
+    # -- links ----------------------------------------------------------------------------------------
+
+    def on_link_remote_open(self, event: Event) -> None:
+        link = event.link
+        address = (link.remote_source if link.is_sender else link.remote_target).address
+        info = self._classify(address)
+        if info is None:
+            # Service Bus answers an unknown entity with an attach then a detach carrying amqp:not-found,
+            # which the SDK raises as MessagingEntityNotFoundError.
+            link.open()
+            link.condition = Condition(NOT_FOUND, f"The messaging entity '{address}' could not be found.")
+            link.close()
+            return
+        link.source.copy(link.remote_source)
+        link.target.copy(link.remote_target)
+        if link.is_sender:
+            # PEEK_LOCK attaches with snd-settle-mode unsettled, RECEIVE_AND_DELETE with settled.
+            info.peek_lock = link.remote_snd_settle_mode != Link.SND_SETTLED
+            link.snd_settle_mode = link.remote_snd_settle_mode
+            link.rcv_settle_mode = link.remote_rcv_settle_mode
+        else:
+            link.max_message_size = MAX_MESSAGE_SIZE
+        if info.kind is not _Kind.QUEUE:
+            info.pending = []
+        self._links[link] = info
+        link.open()
+        if link.is_receiver:
+            link.flow(SENDER_CREDIT)
+
+    def on_link_remote_close(self, event: Event) -> None:
+        self._links.pop(event.link, None)
+        if not event.link.state & Endpoint.LOCAL_CLOSED:
+            event.link.close()
+
+    def on_link_flow(self, event: Event) -> None:
+        info = self._links.get(event.link)
+        if info is None or not event.link.is_sender:
+            return
+        if info.kind is _Kind.QUEUE and info.entity is not None:
+            self._pump(info.entity)
+        else:
+            self._flush_responses(event.link, info)
+
+    # -- deliveries -----------------------------------------------------------------------------------
+
+    def on_delivery(self, event: Event) -> None:
+        link, delivery = event.link, event.delivery
+        info = self._links.get(link)
+        if link.is_sender:
+            self._on_disposition(delivery, info)
+            return
+        if info is None or not delivery.readable or delivery.partial:
+            return
+        payload = link.recv(delivery.pending)
+        link.advance()
+        link.flow(1)
+        if info.kind is _Kind.QUEUE and info.entity is not None:
+            self._on_incoming_message(delivery, info.entity.queue, payload)
+        else:
+            self._on_request(link, delivery, info, payload)
+
+    def _on_incoming_message(self, delivery: Delivery, queue: str, payload: bytes) -> None:
+        condition = self._store.take_send_failure(queue)
+        if condition is not None:
+            _settle(
+                delivery,
+                Delivery.REJECTED,
+                Condition(condition, "Refused by the stand-in (fail_next_sends)."),
+            )
+            return
+        messages = codec.split_transfer(payload)
+        stalled_until = self._store.stalled_until(queue)
+        if stalled_until is not None:
+            self._held.append(_Held(delivery, queue, messages))
+            self._schedule(stalled_until, self._release_held)
+            return
+        self._store_and_accept(delivery, queue, messages)
+
+    def _store_and_accept(self, delivery: Delivery, queue: str, messages: list[bytes]) -> None:
+        try:
+            decoded = [codec.decode(raw) for raw in messages]
+        except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
+            _settle(delivery, Delivery.REJECTED, Condition(DECODE_ERROR, "The message could not be decoded."))
+            return
+        dropped = sum(
+            not self._store.enqueue(queue, raw, codec.message_id_of(message))
+            for raw, message in zip(messages, decoded, strict=True)
+        )
+        if dropped:
+            _LOG.debug("Dropped %d duplicate message(s) on %s", dropped, queue)
+        # Duplicates are acknowledged as accepted: the sender must not learn the difference.
+        _settle(delivery, Delivery.ACCEPTED)
+        self._pump(Entity(queue))
+
+    def _release_held(self) -> None:
+        now = time.time()
+        still_held: list[_Held] = []
+        for held in self._held:
+            stalled_until = self._store.stalled_until(held.queue)
+            if stalled_until is not None and stalled_until > now:
+                still_held.append(held)
+            else:
+                # Stored even when the sender gave up waiting: a send that timed out may still have landed,
+                # as on the real service. Duplicate detection then drops the SDK's retry.
+                self._store_and_accept(held.delivery, held.queue, held.messages)
+        self._held = still_held
+
+    def _on_disposition(self, delivery: Delivery, info: _LinkInfo | None) -> None:
+        if delivery.local_state != 0 or not delivery.remote_state:
+            # Already answered, or a bare settle (management responses, receive-and-delete).
+            if delivery.settled:
+                delivery.settle()
+            return
+        if info is None or info.kind is not _Kind.QUEUE or not info.peek_lock:
+            delivery.settle()
+            return
+        lock_token = getattr(delivery, _LOCK_TOKEN_ATTR, None)
+        if not isinstance(lock_token, uuid.UUID):
+            delivery.settle()
+            return
+        outcome, reason, description = _outcome_of(delivery)
+        if outcome is None:
+            _settle(
+                delivery,
+                Delivery.REJECTED,
+                Condition(NOT_IMPLEMENTED, "The stand-in does not defer messages."),
+            )
+            return
+        try:
+            entity = self._store.settle(lock_token, outcome, reason=reason, description=description)
+        except LockLostError:
+            _settle(
+                delivery, Delivery.REJECTED, Condition(MESSAGE_LOCK_LOST, "The lock on the message is lost.")
+            )
+            return
+        # Echo the outcome applied: with rcv-settle-mode second the SDK waits for this and compares it with
+        # what it asked for (modified for abandon, rejected without error for dead-letter).
+        if outcome is Outcome.ABANDON:
+            delivery.local.failed = True
+        _settle(delivery, delivery.remote_state)
+        self._pump(entity)
+        if outcome is Outcome.ABANDON or outcome is Outcome.DEAD_LETTER:
+            self._pump(Entity(entity.queue, SubQueue.DEAD_LETTER))
+
+    # -- request/response nodes -----------------------------------------------------------------------
+
+    def _on_request(self, link: Link, delivery: Delivery, info: _LinkInfo, payload: bytes) -> None:
+        try:
+            request = codec.decode(payload)
+        except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
+            _settle(delivery, Delivery.REJECTED, Condition(DECODE_ERROR, "The request could not be decoded."))
+            return
+        if info.kind is _Kind.CBS:
+            response = answer_cbs(request)
+        else:
+            assert info.entity is not None
+            response = answer_management(info.entity, request, self._store)
+        _settle(delivery, Delivery.ACCEPTED)
+        self._reply(link, info, request, response)
+        if info.kind is _Kind.MANAGEMENT and info.entity is not None:
+            # update-disposition may have freed or dead-lettered messages.
+            self._pump(Entity(info.entity.queue))
+            self._pump(Entity(info.entity.queue, SubQueue.DEAD_LETTER))
+        self._arm_expiry_timer()
+
+    def _reply(
+        self, request_link: Link, request_info: _LinkInfo, request: Message, response: Message
+    ) -> None:
+        # The SDK opens its response link on the request link's session, with the node as source address
+        # and (for $management) the request's reply-to as target address.
+        candidates = [
+            (link, info)
+            for link, info in self._links.items()
+            if link.is_sender
+            and info.pending is not None
+            and info.node == request_info.node
+            and link.session == request_link.session
+        ]
+        if request.reply_to:
+            addressed = [c for c in candidates if _node_of(c[0].remote_target.address) == request.reply_to]
+            candidates = addressed or candidates
+        if not candidates:
+            _LOG.info("No response link for a request to %s; the response is dropped", request_info.node)
+            return
+        link, info = candidates[0]
+        assert info.pending is not None
+        info.pending.append(bytes(response.encode()))
+        self._flush_responses(link, info)
+
+    @staticmethod
+    def _flush_responses(link: Link, info: _LinkInfo) -> None:
+        while info.pending and link.credit > 0:
+            delivery = link.delivery(str(uuid.uuid4()))
+            link.send(info.pending.pop(0))
+            link.advance()
+            if link.snd_settle_mode == Link.SND_SETTLED:
+                delivery.settle()
+
+    # -- handing out queue messages -------------------------------------------------------------------
+
+    def _pump(self, entity: Entity) -> None:
+        """Hand available messages of an entity to its receivers, round robin, while they have credit."""
+        links = [
+            (link, info)
+            for link, info in self._links.items()
+            if info.kind is _Kind.QUEUE and info.entity == entity and link.is_sender and _usable(link)
+        ]
+        progress = True
+        while progress:
+            progress = False
+            for link, info in links:
+                if link.credit > 0 and self._deliver(link, entity, info.peek_lock):
+                    progress = True
+        for link, _ in links:
+            # A receiver that asked to drain (the SDK does on close) wants its unused credit back now.
+            link.drained()
+        self._arm_expiry_timer()
+
+    def _deliver(self, link: Link, entity: Entity, peek_lock: bool) -> bool:
+        stored = self._store.acquire(entity, peek_lock=peek_lock)
+        if stored is None:
+            return False
+        # The SDK reads the lock token from the delivery tag: uuid.UUID(bytes_le=tag).
+        tag = stored.lock_token.bytes_le if stored.lock_token is not None else uuid.uuid4().bytes_le
+        delivery = link.delivery(tag)
+        setattr(delivery, _LOCK_TOKEN_ATTR, stored.lock_token)
+        link.send(codec.encode_delivery(stored, lock_token=stored.lock_token))
+        link.advance()
+        if not peek_lock:
+            delivery.settle()
+        return True
+
+    # -- timers ---------------------------------------------------------------------------------------
+
+    def _arm_expiry_timer(self) -> None:
+        deadline = self._store.next_lock_expiry()
+        if deadline is None or (self._expiry_timer_at is not None and self._expiry_timer_at <= deadline):
+            return
+        self._expiry_timer_at = deadline
+        self._schedule(deadline, self._expire_locks)
+
+    def _expire_locks(self) -> None:
+        self._expiry_timer_at = None
+        for entity in self._store.expire_locks():
+            self._pump(entity)
+            self._pump(Entity(entity.queue, SubQueue.DEAD_LETTER))
+        self._arm_expiry_timer()
+
+    def _schedule(self, at: float, callback: Callable[[], None]) -> None:
+        assert self._container is not None
+        self._container.schedule(max(0.0, at - time.time()) + _TIMER_SLACK_SECONDS, _Timer(callback))
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _classify(self, address: str | None) -> _LinkInfo | None:
+        node = _node_of(address)
+        if node == CBS_NODE:
+            return _LinkInfo(_Kind.CBS, node, None)
+        kind = _Kind.QUEUE
+        path = node
+        if path.lower().endswith(MANAGEMENT_SUFFIX):
+            kind, path = _Kind.MANAGEMENT, path[: -len(MANAGEMENT_SUFFIX)]
+        sub_queue = SubQueue.ACTIVE
+        if path.lower().endswith(DEAD_LETTER_SUFFIX):
+            sub_queue, path = SubQueue.DEAD_LETTER, path[: -len(DEAD_LETTER_SUFFIX)]
+        if not path or "/" in path or path.startswith("$") or not self._store.ensure_queue(path):
+            return None  # topics/subscriptions and unknown entities
+        return _LinkInfo(kind, node, Entity(path, sub_queue))
+
+    def _forget(self, matches: Callable[[Link], bool]) -> None:
+        # Locks of messages handed out on a closing link stay until they expire: the SDK may still settle
+        # them through $management (update-disposition), as Service Bus allows.
+        for link in [link for link in self._links if matches(link)]:
+            del self._links[link]
+        self._held = [held for held in self._held if not matches(held.delivery.link)]
+
+
+def _node_of(address: str | None) -> str:
+    """`amqp://host:port/orders/$management` -> `orders/$management`."""
+    node = address or ""
+    if "://" in node:
+        node = node.split("://", 1)[1]
+        node = node.split("/", 1)[1] if "/" in node else ""
+    return node.strip("/")
+
+
+def _usable(link: Link) -> bool:
+    return bool(link.state & Endpoint.LOCAL_ACTIVE and link.state & Endpoint.REMOTE_ACTIVE)
+
+
+def _settle(delivery: Delivery, state: Any, condition: Condition | None = None) -> None:
+    if condition is not None:
+        delivery.local.condition = condition
+    delivery.update(state)
+    delivery.settle()
+
+
+def _outcome_of(delivery: Delivery) -> tuple[Outcome | None, str | None, str | None]:
+    state = delivery.remote_state
+    if state == Delivery.ACCEPTED:
+        return Outcome.COMPLETE, None, None
+    if state == Delivery.RELEASED:
+        return Outcome.RELEASE, None, None
+    if state == Delivery.MODIFIED:
+        if delivery.remote.undeliverable:
+            return None, None, None  # defer
+        return (Outcome.ABANDON if delivery.remote.failed else Outcome.RELEASE), None, None
+    if state == Delivery.REJECTED:
+        condition = delivery.remote.condition
+        info = {str(k): v for k, v in ((condition.info if condition else None) or {}).items()}
+        reason, description = info.get("DeadLetterReason"), info.get("DeadLetterErrorDescription")
+        return (
+            Outcome.DEAD_LETTER,
+            None if reason is None else str(reason),
+            None if description is None else str(description),
+        )
+    return None, None, None
