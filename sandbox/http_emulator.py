@@ -8,6 +8,7 @@ Each emulator only routes requests and says what its throttling and error bodies
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -171,7 +172,10 @@ class HttpEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=self.server_name, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever,
+            name=self.server_name,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -231,10 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = EmulatorResponse.json(500, {"error": f"emulator failure: {type(exc).__name__}: {exc}"})
         if response is None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -246,5 +248,5 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by http.server
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines carry order ids and keys, and tests read the logs for leaks."""

@@ -1,0 +1,289 @@
+"""One SP-API session per process: credentials, HTTP transport, rate limiting, retries, call counting.
+
+Built on python-amazon-sp-api, with three of its quirks handled here (GUIDE section 5):
+- it raises only when a response body has `errors`: a 5xx with an HTML body would pass as an empty
+  success, so our transport checks the status code itself and raises typed errors;
+- it does not retry, and its retry decorator does not cover later pages: every call (each page
+  included) goes through `SpApiSession.call`, which rate-limits and retries;
+- it has no endpoint argument: we set `client.endpoint` after construction and subclass the LWA token
+  client to point it at SPAPI_LWA_TOKEN_URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from shared.amazon.errors import (
+    SpApiAuthError,
+    SpApiNotFound,
+    SpApiPermanentError,
+    SpApiThrottled,
+    SpApiTransientError,
+)
+from shared.amazon.rate_limits import PUBLISHED_USAGE_PLANS
+from shared.resilience import RetryPolicy, Sleep, TokenBucket, call_with_retries
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.config import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+
+
+@dataclass(frozen=True)
+class SpApiConfig:
+    endpoint: str
+    token_url: str
+    refresh_token: str
+    client_id: str
+    client_secret: str
+    marketplace_ids: tuple[str, ...]
+    included_data: tuple[str, ...]
+    timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SpApiConfig:
+        return cls(
+            endpoint=settings.spapi_base_url,
+            token_url=settings.spapi_lwa_token_url,
+            refresh_token=settings.spapi_refresh_token.get_secret_value(),
+            client_id=settings.spapi_lwa_client_id,
+            client_secret=settings.spapi_lwa_client_secret.get_secret_value(),
+            marketplace_ids=tuple(settings.spapi_marketplace_ids),
+            included_data=tuple(settings.spapi_included_data),
+            timeout=settings.spapi_timeout_seconds,
+        )
+
+    def __repr__(self) -> str:  # the dataclass default would print the secrets
+        return f"SpApiConfig(endpoint={self.endpoint!r}, marketplaces={self.marketplace_ids!r})"
+
+
+class SpApiSession:
+    """Shared by every invocation in the worker process (thread-safe).
+
+    `max_rate_wait` bounds how long one call may wait for a rate-limit token: past that the call raises
+    RateLimited (transient) and the message goes back to Service Bus instead of the function sleeping.
+    """
+
+    def __init__(
+        self,
+        config: SpApiConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        max_rate_wait: float = 10.0,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self.max_rate_wait = max_rate_wait
+        self._sleep = sleep
+        self.buckets = {
+            name: TokenBucket(plan.rate, plan.burst) for name, plan in PUBLISHED_USAGE_PLANS.items()
+        }
+        self.calls: Counter[str] = Counter()  # HTTP requests sent, per operation, retries included
+        self._calls_lock = threading.Lock()
+        self._local = threading.local()
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    # --- calling ----------------------------------------------------------------------------------
+    def call(self, operation: str, request: Callable[[Any], T]) -> T:
+        """Run `request(orders_client)` under the operation's rate limit, with bounded retries."""
+        bucket = self.buckets[operation]
+
+        def attempt() -> T:
+            bucket.acquire(max_wait=self.max_rate_wait, sleep=self._sleep)
+            self._count(operation)
+            try:
+                response = request(self.orders_client())
+            except SpApiThrottled as exc:
+                if exc.rate:
+                    bucket.set_rate(exc.rate)
+                bucket.drain()
+                raise
+            _follow_rate_header(bucket, getattr(response, "headers", None))
+            return response
+
+        def on_retry(attempt_number: int, exc: BaseException, delay: float) -> None:
+            log.warning(
+                "SP-API %s failed (%s), retry %d in %.2fs",
+                operation,
+                type(exc).__name__,
+                attempt_number,
+                delay,
+            )
+
+        return call_with_retries(attempt, policy=self.retry, sleep=self._sleep, on_retry=on_retry)
+
+    def _count(self, operation: str) -> None:
+        with self._calls_lock:
+            self.calls[operation] += 1
+
+    # --- the python-amazon-sp-api client ------------------------------------------------------------
+    def orders_client(self) -> Any:
+        """The library's Orders v2026-01-01 client, one per thread (it keeps per-request state)."""
+        client = getattr(self._local, "orders", None)
+        if client is None:
+            client = self._local.orders = self._build_orders_client()
+        return client
+
+    def _build_orders_client(self) -> Any:
+        from sp_api.api.orders.orders_2026_01_01 import OrdersV20260101
+        from sp_api.base import Marketplaces
+
+        client = OrdersV20260101(
+            Marketplaces.US,
+            refresh_token=self.config.refresh_token,
+            credentials={"lwa_app_id": self.config.client_id, "lwa_client_secret": self.config.client_secret},
+            timeout=self.config.timeout,
+            version="2026-01-01",
+            auth_token_client_class=_token_client_class(self),
+        )
+        client.endpoint = self.config.endpoint  # the library has no endpoint argument
+        client._transport = _CheckedTransport(self._http_client())  # see module docstring
+        return client
+
+    def _http_client(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http is None:
+                import httpx
+
+                self._http = httpx.Client(timeout=self.config.timeout)
+            return self._http
+
+    def close(self) -> None:
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+
+def _follow_rate_header(bucket: TokenBucket, headers: Any) -> None:
+    rate = _rate_of(headers)
+    if rate:
+        bucket.set_rate(rate)
+
+
+def _rate_of(headers: Any) -> float | None:
+    if not headers:
+        return None
+    try:
+        value = headers.get(RATE_LIMIT_HEADER) or headers.get(RATE_LIMIT_HEADER.lower())
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+class _CheckedTransport:
+    """Drop-in for the library's HttpxTransport that turns HTTP failures into typed errors."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        data: Any = None,
+        content: Any = None,
+        headers: Any = None,
+    ) -> httpx.Response:
+        import httpx
+
+        try:
+            response = self._client.request(
+                method, url, params=params, data=data, content=content, headers=headers
+            )
+        except httpx.TimeoutException:
+            raise SpApiTransientError("SP-API request timed out") from None
+        except httpx.TransportError as exc:
+            raise SpApiTransientError(f"SP-API network error: {type(exc).__name__}") from None
+        _raise_for_status(response)
+        return response
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._client.stream(*args, **kwargs)
+
+    def close(self) -> None:
+        """The httpx client belongs to the session, which closes it."""
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    code, message = _first_error(response)
+    text = f"SP-API answered {status} {code or ''}: {message or 'no details'}".replace("  ", " ")
+    if status == 429:
+        raise SpApiThrottled(text, rate=_rate_of(response.headers))
+    if status >= 500:
+        raise SpApiTransientError(text, status=status)
+    if status == 404:
+        raise SpApiNotFound(text, status=status, code=code)
+    raise SpApiPermanentError(text, status=status, code=code)
+
+
+def _first_error(response: httpx.Response) -> tuple[str | None, str | None]:
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return str(first.get("code")), str(first.get("message"))[:300]
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return None, None
+
+
+def _token_client_class(session: SpApiSession) -> type:
+    """An LWA token client aimed at SPAPI_LWA_TOKEN_URL, with typed errors and the session's timeout."""
+    from sp_api.auth import AccessTokenClient
+    from sp_api.base._transport_httpx import HttpxTransport
+
+    parts = urlsplit(session.config.token_url)
+
+    class LwaTokenClient(AccessTokenClient):  # type: ignore[misc]
+        scheme = f"{parts.scheme}://"
+        host = parts.netloc
+        path = parts.path or "/auth/o2/token"
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._transport = HttpxTransport(timeout=session.config.timeout)
+
+        def _request(self, url: str, data: Any, headers: Any) -> Any:
+            import httpx
+
+            session._count("lwa.token")
+            try:
+                response = self._transport.request("POST", url, data=data, headers=headers)
+            except httpx.TransportError as exc:
+                raise SpApiTransientError(f"Login with Amazon unreachable: {type(exc).__name__}") from None
+            if response.status_code == 429 or response.status_code >= 500:
+                raise SpApiTransientError(
+                    f"Login with Amazon answered {response.status_code}", status=response.status_code
+                )
+            try:
+                body = response.json()
+            except ValueError:
+                raise SpApiTransientError("Login with Amazon answered with a non-JSON body") from None
+            if response.status_code != 200:
+                raise SpApiAuthError(
+                    f"Login with Amazon refused the credentials: {body.get('error', response.status_code)} "
+                    "(check SPAPI_LWA_CLIENT_ID, SPAPI_LWA_CLIENT_SECRET, SPAPI_REFRESH_TOKEN)",
+                    status=response.status_code,
+                    code=str(body.get("error")),
+                )
+            return body
+
+    return LwaTokenClient

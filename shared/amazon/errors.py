@@ -1,0 +1,47 @@
+"""Typed SP-API failures. Each says whether retrying can help; none carries a token or buyer data."""
+
+from __future__ import annotations
+
+from shared.errors import PermanentError, TransientError
+
+
+class SpApiTransientError(TransientError):
+    """Throttled, a 5xx, or the network failed: the same request can succeed later."""
+
+    reason = "SpApiUnavailable"
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class SpApiThrottled(SpApiTransientError):
+    """HTTP 429 QuotaExceeded. `rate` is the x-amzn-RateLimit-Limit Amazon returned, when it did."""
+
+    reason = "SpApiThrottled"
+
+    def __init__(self, message: str, *, rate: float | None = None) -> None:
+        super().__init__(message, status=429, retry_after=(1.0 / rate) if rate else None)
+        self.rate = rate
+
+
+class SpApiPermanentError(PermanentError):
+    """The request itself is wrong or not allowed (400, 403, 404, ...): retrying gives the same answer."""
+
+    reason = "SpApiRejected"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class SpApiNotFound(SpApiPermanentError):
+    reason = "AmazonOrderNotFound"
+
+
+class SpApiAuthError(SpApiPermanentError):
+    """Login with Amazon refused the application's credentials: a configuration problem."""
+
+    reason = "SpApiAuthorization"

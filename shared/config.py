@@ -1,0 +1,392 @@
+"""Every app setting, in one place, documented once and validated at start-up.
+
+The names are the deployment contract (Bicep, azd, docs and outside checks use them), so each field reads
+its exact app-setting name through `validation_alias`. Secrets name their Key Vault secret in
+`json_schema_extra["key_vault_secret"]`: with KEY_VAULT_URL set they come from the vault (see
+shared/secrets.py), otherwise from the environment. `python -m shared.config` checks the current
+environment and prints every setting with its meaning (values of secrets never appear).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+# Orders API v2026-01-01 datasets (orders_2026-01-01.json, parameter includedData).
+ORDER_DATASETS = frozenset(
+    {
+        "BUYER",
+        "RECIPIENT",
+        "PROCEEDS",
+        "EXPENSE",
+        "PROMOTION",
+        "CANCELLATION",
+        "FULFILLMENT",
+        "PACKAGES",
+        "TAX",
+        "PAYMENT",
+        "FULFILLMENT_ORDERS",
+    }
+)
+SPAPI_ENDPOINTS = {
+    "na": "https://sellingpartnerapi-na.amazon.com",
+    "eu": "https://sellingpartnerapi-eu.amazon.com",
+    "fe": "https://sellingpartnerapi-fe.amazon.com",
+}
+
+
+def _secret(vault_name: str) -> dict[str, Any]:
+    return {"key_vault_secret": vault_name}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The function app's settings. Field descriptions are the documentation (README and the example
+    local.settings.json are checked against them)."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", hide_input_in_errors=True, frozen=True, env_file=None
+    )
+
+    # --- Service Bus ------------------------------------------------------------------------------
+    amazon_notifications_queue: str = Field(
+        "amazon-notifications",
+        validation_alias="AMAZON_NOTIFICATIONS_QUEUE",
+        description="Service Bus queue of Amazon notifications; the trigger reads it as %AMAZON_NOTIFICATIONS_QUEUE%.",
+    )
+    service_bus_connection: SecretStr | None = Field(
+        None,
+        validation_alias="ServiceBusConnection",
+        description="Service Bus connection string (local development); in Azure use the identity-based "
+        "ServiceBusConnection__fullyQualifiedNamespace instead.",
+    )
+    service_bus_namespace: str | None = Field(
+        None,
+        validation_alias="ServiceBusConnection__fullyQualifiedNamespace",
+        description="Service Bus namespace host (<name>.servicebus.windows.net), reached with the app's managed identity.",
+    )
+
+    # --- State (Table Storage) ----------------------------------------------------------------------
+    azure_webjobs_storage: SecretStr | None = Field(
+        None,
+        validation_alias="AzureWebJobsStorage",
+        description="The Functions host's storage account; STATE_STORAGE_CONNECTION defaults to it.",
+    )
+    state_storage_connection: SecretStr | None = Field(
+        None,
+        validation_alias="STATE_STORAGE_CONNECTION",
+        description="Table Storage connection string for dedupe records and order checkpoints "
+        "(default: the value of AzureWebJobsStorage).",
+    )
+    state_storage_table_endpoint: str | None = Field(
+        None,
+        validation_alias="STATE_STORAGE_TABLE_ENDPOINT",
+        description="Identity-based alternative to STATE_STORAGE_CONNECTION: https://<account>.table.core.windows.net",
+    )
+    state_table: str = Field(
+        "amazonsync",
+        validation_alias="STATE_TABLE",
+        pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$",
+        description="Name of the state table (created on first use).",
+    )
+
+    # --- Secrets ------------------------------------------------------------------------------------
+    key_vault_url: str | None = Field(
+        None,
+        validation_alias="KEY_VAULT_URL",
+        description="Key Vault holding the secrets (names in the README); unset: secrets come from the environment.",
+    )
+
+    # --- Amazon SP-API ------------------------------------------------------------------------------
+    spapi_refresh_token: SecretStr = Field(
+        validation_alias="SPAPI_REFRESH_TOKEN",
+        json_schema_extra=_secret("spapi-refresh-token"),
+        description="Login with Amazon refresh token of the seller's authorization.",
+    )
+    spapi_lwa_client_id: str = Field(
+        validation_alias="SPAPI_LWA_CLIENT_ID",
+        json_schema_extra=_secret("spapi-lwa-client-id"),
+        description="Login with Amazon client id of the SP-API application.",
+    )
+    spapi_lwa_client_secret: SecretStr = Field(
+        validation_alias="SPAPI_LWA_CLIENT_SECRET",
+        json_schema_extra=_secret("spapi-lwa-client-secret"),
+        description="Login with Amazon client secret of the SP-API application.",
+    )
+    spapi_region: Literal["na", "eu", "fe"] = Field(
+        "na", validation_alias="SPAPI_REGION", description="SP-API region: na, eu or fe."
+    )
+    spapi_marketplace_ids: CsvList = Field(
+        default_factory=lambda: ["ATVPDKIKX0DER"],
+        validation_alias="SPAPI_MARKETPLACE_IDS",
+        description="Comma-separated marketplace ids the seller sells in.",
+    )
+    spapi_seller_id: str | None = Field(
+        None,
+        validation_alias="SPAPI_SELLER_ID",
+        description="The seller's merchant id; notifications for another seller are dead-lettered.",
+    )
+    spapi_endpoint: str | None = Field(
+        None,
+        validation_alias="SPAPI_ENDPOINT",
+        description="SP-API base URL override (sandbox, tests); default: the region's endpoint.",
+    )
+    spapi_lwa_token_url: str = Field(
+        "https://api.amazon.com/auth/o2/token",
+        validation_alias="SPAPI_LWA_TOKEN_URL",
+        description="Login with Amazon token URL override.",
+    )
+    spapi_included_data: CsvList = Field(
+        default_factory=lambda: ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "CANCELLATION"],
+        validation_alias="SPAPI_INCLUDED_DATA",
+        description="Orders API datasets to request (includedData). FULFILLMENT is required for the status; "
+        "drop BUYER/RECIPIENT if the app has no PII roles.",
+    )
+    spapi_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias="SPAPI_TIMEOUT_SECONDS", description="Timeout of one SP-API request."
+    )
+
+    # --- Dataverse ----------------------------------------------------------------------------------
+    dataverse_url: str = Field(
+        validation_alias="DATAVERSE_URL",
+        description="Dataverse environment URL, e.g. https://contoso.crm.dynamics.com",
+    )
+    dataverse_api_version: str = Field(
+        "9.2", validation_alias="DATAVERSE_API_VERSION", pattern=r"^\d+\.\d+$", description="Web API version."
+    )
+    dataverse_auth: Literal["managed_identity", "client_secret", "default", "none"] = Field(
+        "default",
+        validation_alias="DATAVERSE_AUTH",
+        description="How to get a Dataverse token: managed_identity, client_secret, default "
+        "(DefaultAzureCredential) or none (only for a loopback DATAVERSE_URL, i.e. the sandbox).",
+    )
+    dataverse_tenant_id: str | None = Field(
+        None, validation_alias="DATAVERSE_TENANT_ID", description="Entra tenant id (client_secret auth)."
+    )
+    dataverse_client_id: str | None = Field(
+        None,
+        validation_alias="DATAVERSE_CLIENT_ID",
+        description="Application (client) id for client_secret auth, or of a user-assigned managed identity.",
+    )
+    dataverse_client_secret: SecretStr | None = Field(
+        None,
+        validation_alias="DATAVERSE_CLIENT_SECRET",
+        json_schema_extra=_secret("dataverse-client-secret"),
+        description="Client secret for client_secret auth.",
+    )
+    dataverse_prefix: str = Field(
+        "new_",
+        validation_alias="DATAVERSE_PREFIX",
+        pattern=r"^[a-z][a-z0-9]{1,7}_$",
+        description="Publisher prefix of the custom columns (new_amazonorderid, ...).",
+    )
+    dataverse_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="DATAVERSE_TIMEOUT_SECONDS",
+        description="Timeout of one Dataverse request.",
+    )
+    dataverse_orders_per_batch: int = Field(
+        50,
+        ge=1,
+        le=100,
+        validation_alias="DATAVERSE_ORDERS_PER_BATCH",
+        description="Orders written per $batch request (each order is its own atomic change set).",
+    )
+
+    # --- Mapping ------------------------------------------------------------------------------------
+    mapping_file: Path | None = Field(
+        None,
+        validation_alias="MAPPING_FILE",
+        description="TOML mapping file overriding the built-in defaults (statuses, columns, PII policy, unknown SKUs).",
+    )
+
+    @field_validator("spapi_marketplace_ids", "spapi_included_data", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("spapi_marketplace_ids")
+    @classmethod
+    def _marketplaces(cls, value: list[str]) -> list[str]:
+        if not value or len(value) > 50:
+            raise ValueError("give between 1 and 50 marketplace ids")
+        bad = [item for item in value if not re.fullmatch(r"[A-Z0-9]{10,14}", item)]
+        if bad:
+            raise ValueError("marketplace ids are 10-14 upper-case letters and digits")
+        return value
+
+    @field_validator("spapi_included_data")
+    @classmethod
+    def _datasets(cls, value: list[str]) -> list[str]:
+        datasets = [item.upper() for item in value]
+        unknown = sorted(set(datasets) - ORDER_DATASETS)
+        if unknown:
+            raise ValueError(f"unknown datasets {unknown}; allowed: {sorted(ORDER_DATASETS)}")
+        if "FULFILLMENT" not in datasets:
+            raise ValueError("FULFILLMENT is required: without it Amazon returns no order status")
+        return datasets
+
+    @field_validator("dataverse_url", "spapi_endpoint", "spapi_lwa_token_url", "key_vault_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("plain http is only allowed for a loopback address")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.dataverse_auth == "none" and not _is_loopback(urlsplit(self.dataverse_url).hostname or ""):
+            raise ValueError("DATAVERSE_AUTH=none is refused unless DATAVERSE_URL is a loopback address")
+        if self.dataverse_auth == "client_secret":
+            missing = [
+                name
+                for name, value in (
+                    ("DATAVERSE_TENANT_ID", self.dataverse_tenant_id),
+                    ("DATAVERSE_CLIENT_ID", self.dataverse_client_id),
+                    ("DATAVERSE_CLIENT_SECRET", self.dataverse_client_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"DATAVERSE_AUTH=client_secret needs {', '.join(missing)}")
+        if not (
+            self.state_storage_connection or self.azure_webjobs_storage or self.state_storage_table_endpoint
+        ):
+            raise ValueError(
+                "no state storage: set STATE_STORAGE_CONNECTION, AzureWebJobsStorage or STATE_STORAGE_TABLE_ENDPOINT"
+            )
+        return self
+
+    # --- derived values -----------------------------------------------------------------------------
+    @property
+    def spapi_base_url(self) -> str:
+        return self.spapi_endpoint or SPAPI_ENDPOINTS[self.spapi_region]
+
+    @property
+    def state_connection_string(self) -> str | None:
+        """STATE_STORAGE_CONNECTION, falling back to AzureWebJobsStorage (unless an endpoint is given)."""
+        chosen = self.state_storage_connection or (
+            None if self.state_storage_table_endpoint else self.azure_webjobs_storage
+        )
+        return chosen.get_secret_value() if chosen else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from shared.secrets import KeyVaultSettingsSource
+
+        return (init_settings, KeyVaultSettingsSource(settings_cls), env_settings)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def setting_name(field_name: str) -> str:
+    """The app-setting name of a Settings field (its validation alias)."""
+    alias = Settings.model_fields[field_name].validation_alias
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field_name.upper()
+
+
+def key_vault_secret_of(field: FieldInfo) -> str | None:
+    extra = field.json_schema_extra
+    if isinstance(extra, Mapping):
+        name = extra.get("key_vault_secret")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def describe_settings() -> list[tuple[str, str, str, str | None]]:
+    """(setting name, default, description, Key Vault secret) for every setting, in declaration order."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        if field.is_required():
+            default = "(required)"
+        elif field.default_factory is not None:
+            default = ",".join(field.default_factory())  # type: ignore[call-arg]
+        else:
+            default = "" if field.default is None else str(field.default)
+        rows.append((setting_name(name), default, field.description or "", key_vault_secret_of(field)))
+    return rows
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings; failures name the setting and why, never its value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            location = error["loc"][0] if error["loc"] else None
+            name = setting_name(str(location)) if location in Settings.model_fields else str(location or "")
+            if error["type"] == "missing":
+                problems.append(f"{name} is missing")
+            elif name:
+                problems.append(f"{name} is invalid: {str(error['msg']).removeprefix('Value error, ')}")
+            else:
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use (the functions host has the app settings by then)."""
+    return load_settings()
+
+
+def main() -> int:
+    """`python -m shared.config`: validate the current environment, then list every setting."""
+    for name, default, description, secret in describe_settings():
+        vault = f" [Key Vault: {secret}]" if secret else ""
+        print(f"{name} (default: {default or '-'}){vault}\n    {description}")  # noqa: T201
+    try:
+        load_settings()
+    except ConfigurationError as exc:
+        print(f"\nNOT OK: {exc}")  # noqa: T201
+        return 1
+    print("\nOK: the current environment holds a valid configuration")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""A small typed client for the Dataverse Web API, on requests and an azure-identity token provider.
+
+Retries follow one rule: a request is repeated only when repeating it cannot write twice. 429 and 503 are
+refused before any work is done, so they are always retried (429 after its Retry-After). A lost answer
+(connection dropped after sending, read timeout, 502/504) is retried for idempotent requests only; for the
+rest it surfaces as AmbiguousWrite and the caller re-reads before deciding (see flows/order_writer.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import requests
+
+from shared.dataverse import odata
+from shared.dataverse.batch import BatchItem, BatchResponseItem, decode_batch_response, encode_batch
+from shared.dataverse.errors import (
+    AmbiguousWrite,
+    DataverseAuthError,
+    DataverseTransientError,
+    error_from_response,
+)
+from shared.resilience import RetryPolicy, Sleep, call_with_retries, is_transient
+
+TokenProvider = Callable[[], str]
+_ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
+_AMBIGUOUS_STATUSES = frozenset({502, 504})  # a gateway gave up; the server may have finished the work
+
+
+class UpsertMode(StrEnum):
+    UPSERT = "upsert"  # create or update
+    CREATE = "create"  # If-None-Match: * (412 if the record exists)
+    UPDATE = "update"  # If-Match: * (404 if it does not)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    entity_id: str | None
+    created: bool | None  # None when Dataverse did not say (204 to a plain upsert)
+    record: dict[str, Any] | None = None
+
+
+class DataverseClient:
+    def __init__(
+        self,
+        environment_url: str,
+        *,
+        api_version: str = "9.2",
+        token_provider: TokenProvider | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_root = f"{environment_url.rstrip('/')}/api/data/v{api_version}/"
+        self._token_provider = token_provider
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self.requests_sent: Counter[str] = Counter()  # HTTP requests by kind, retries included
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- records ----------------------------------------------------------------------------------
+    def create(
+        self, entity_set: str, record: Mapping[str, Any], *, return_record: bool = False
+    ) -> WriteResult:
+        headers = {"Prefer": "return=representation"} if return_record else {}
+        response = self._send(
+            "POST", entity_set, body=record, headers=headers, idempotent=False, what="create"
+        )
+        return _write_result(response, created=True)
+
+    def upsert(
+        self,
+        entity_set: str,
+        key: odata.Key,
+        record: Mapping[str, Any],
+        *,
+        mode: UpsertMode = UpsertMode.UPSERT,
+        return_record: bool = False,
+    ) -> WriteResult:
+        headers = _upsert_headers(mode)
+        if return_record:
+            headers["Prefer"] = "return=representation"
+        path = odata.entity_path(entity_set, key)
+        response = self._send("PATCH", path, body=record, headers=headers, idempotent=True, what="upsert")
+        created = {UpsertMode.CREATE: True, UpsertMode.UPDATE: False}.get(mode)
+        if response.status_code == 201:
+            created = True
+        elif response.status_code == 200:
+            created = False
+        return _write_result(response, created=created)
+
+    def update(self, entity_set: str, key: odata.Key, record: Mapping[str, Any], *, etag: str = "*") -> None:
+        path = odata.entity_path(entity_set, key)
+        self._send("PATCH", path, body=record, headers={"If-Match": etag}, idempotent=True, what="update")
+
+    def delete(self, entity_set: str, key: odata.Key) -> None:
+        self._send("DELETE", odata.entity_path(entity_set, key), idempotent=True, what="delete")
+
+    def get(self, entity_set: str, key: odata.Key, *, select: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The record, or None when it does not exist."""
+        from shared.dataverse.errors import DataverseNotFound
+
+        path = odata.entity_path(entity_set, key) + _query_string(select=select)
+        try:
+            response = self._send("GET", path, idempotent=True, what="get")
+        except DataverseNotFound:
+            return None
+        body: dict[str, Any] = response.json()
+        return body
+
+    def query(
+        self,
+        entity_set: str,
+        *,
+        filter: str | None = None,
+        select: Sequence[str] = (),
+        orderby: str | None = None,
+        top: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching record, following @odata.nextLink page after page."""
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else {}
+        url: str | None = entity_set + _query_string(select=select, filter=filter, orderby=orderby, top=top)
+        while url:
+            body = self._send("GET", url, headers=headers, idempotent=True, what="query").json()
+            yield from body.get("value", [])
+            url = body.get("@odata.nextLink")
+
+    def action(self, name: str, parameters: Mapping[str, Any]) -> Any:
+        """An unbound action such as CancelSalesOrder. Actions are not idempotent."""
+        response = self._send("POST", name, body=parameters, idempotent=False, what=f"action:{name}")
+        return response.json() if response.content else None
+
+    def batch(
+        self, items: Sequence[BatchItem], *, idempotent: bool, continue_on_error: bool = False
+    ) -> list[BatchResponseItem]:
+        """One $batch request. Failures inside it come back as responses, not exceptions."""
+        content_type, body = encode_batch(items, self.api_root)
+        headers = {"Content-Type": content_type}
+        if continue_on_error:
+            headers["Prefer"] = "odata.continue-on-error"
+        response = self._send(
+            "POST", "$batch", raw=body, headers=headers, idempotent=idempotent, what="batch"
+        )
+        return decode_batch_response(response.headers.get("Content-Type", ""), response.content)
+
+    # --- transport ----------------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        what: str,
+    ) -> requests.Response:
+        url = path if path.startswith(("http://", "https://")) else self.api_root + path
+
+        def attempt() -> requests.Response:
+            self.requests_sent[what] += 1
+            all_headers = self._headers(headers, json_body=body is not None)
+            try:
+                response = self._session.request(
+                    method, url, headers=all_headers, json=body, data=raw, timeout=self._timeout
+                )
+            except requests.exceptions.ConnectionError as exc:
+                if _never_sent(exc) or idempotent:
+                    raise DataverseTransientError(f"Dataverse {what}: {type(exc).__name__}") from None
+                raise AmbiguousWrite(f"Dataverse {what}: connection lost after sending") from None
+            except requests.exceptions.Timeout:
+                if idempotent:
+                    raise DataverseTransientError(f"Dataverse {what}: timed out") from None
+                raise AmbiguousWrite(f"Dataverse {what}: timed out after sending") from None
+            if response.status_code >= 400:
+                self._raise(response, idempotent=idempotent, what=what)
+            return response
+
+        return call_with_retries(attempt, policy=self._retry, retryable=_retryable, sleep=self._sleep)
+
+    def _raise(self, response: requests.Response, *, idempotent: bool, what: str) -> None:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        error = error_from_response(response.status_code, payload, response.headers, what=what)
+        if response.status_code in _AMBIGUOUS_STATUSES and not idempotent:
+            raise AmbiguousWrite(str(error), status=response.status_code) from None
+        if isinstance(error, DataverseAuthError) and response.status_code == 401 and self._token_provider:
+            invalidate = getattr(self._token_provider, "invalidate", None)
+            if invalidate is not None:
+                invalidate()  # a revoked or early-expired token: fetch a new one on the next attempt
+        raise error
+
+    def _headers(self, extra: Mapping[str, str] | None, *, json_body: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        if json_body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        if self._token_provider is not None:
+            headers["Authorization"] = f"Bearer {self._token_provider()}"
+        headers.update(extra or {})
+        return headers
+
+
+def _retryable(exc: BaseException) -> bool:
+    return is_transient(exc) and not isinstance(exc, AmbiguousWrite)
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection could not even be opened, so the server saw nothing."""
+    import urllib3.exceptions
+
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+        inner, urllib3.exceptions.NewConnectionError | ConnectionRefusedError
+    )
+
+
+def _upsert_headers(mode: UpsertMode) -> dict[str, str]:
+    if mode is UpsertMode.CREATE:
+        return {"If-None-Match": "*"}
+    if mode is UpsertMode.UPDATE:
+        return {"If-Match": "*"}
+    return {}
+
+
+def _write_result(response: requests.Response, *, created: bool | None) -> WriteResult:
+    record = response.json() if response.content else None
+    entity_id = None
+    match = _ENTITY_ID.search(response.headers.get("OData-EntityId", ""))
+    if match:
+        entity_id = match.group(1)
+    return WriteResult(entity_id=entity_id, created=created, record=record)
+
+
+def _query_string(
+    *,
+    select: Sequence[str] = (),
+    filter: str | None = None,
+    orderby: str | None = None,
+    top: int | None = None,
+) -> str:
+    options = []
+    if select:
+        options.append("$select=" + odata.encode(",".join(select)))
+    if filter:
+        options.append("$filter=" + odata.encode(filter))
+    if orderby:
+        options.append("$orderby=" + odata.encode(orderby))
+    if top is not None:
+        options.append(f"$top={int(top)}")
+    return ("?" + "&".join(options)) if options else ""

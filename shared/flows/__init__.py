@@ -1,0 +1,1 @@
+"""Use cases: each flow orchestrates connectors, mapping and state; none speaks HTTP itself."""

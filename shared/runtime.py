@@ -1,0 +1,118 @@
+"""Builds the process-wide objects the functions need, once, on first use.
+
+Kept out of function_app.py so importing the app stays cheap (the SDKs load here, on the first
+invocation), and so tests and the sandbox can build a Runtime from explicit settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from shared.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.amazon.client import SpApiSession
+    from shared.amazon.orders import OrdersApi
+    from shared.dataverse.catalog import CrmCatalog
+    from shared.dataverse.client import DataverseClient
+    from shared.flows.order_sync import OrderSync
+    from shared.mapping.config import MappingConfig
+    from shared.state.store import StateStore
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def spapi(self) -> SpApiSession:
+        from shared.amazon.client import SpApiConfig, SpApiSession
+
+        return SpApiSession(SpApiConfig.from_settings(self.settings))
+
+    @cached_property
+    def orders(self) -> OrdersApi:
+        from shared.amazon.orders import OrdersApi
+
+        return OrdersApi(self.spapi)
+
+    @cached_property
+    def dataverse(self) -> DataverseClient:
+        from shared.dataverse.auth import build_token_provider
+        from shared.dataverse.client import DataverseClient
+
+        return DataverseClient(
+            self.settings.dataverse_url,
+            api_version=self.settings.dataverse_api_version,
+            token_provider=build_token_provider(self.settings),
+            timeout=self.settings.dataverse_timeout_seconds,
+        )
+
+    @cached_property
+    def catalog(self) -> CrmCatalog:
+        from shared.dataverse.catalog import CrmCatalog
+
+        return CrmCatalog(self.dataverse)
+
+    @cached_property
+    def mapping(self) -> MappingConfig:
+        from shared.mapping.config import load_mapping
+
+        return load_mapping(self.settings.mapping_file, prefix=self.settings.dataverse_prefix)
+
+    @cached_property
+    def state(self) -> StateStore:
+        from shared.state.store import StateStore
+
+        return StateStore.from_settings(self.settings)
+
+    @cached_property
+    def order_sync(self) -> OrderSync:
+        from shared.flows.order_sync import OrderSync
+        from shared.flows.order_writer import OrderWriter
+
+        return OrderSync(
+            orders=self.orders,
+            writer=OrderWriter(self.dataverse, orders_per_batch=self.settings.dataverse_orders_per_batch),
+            catalog=self.catalog,
+            state=self.state,
+            mapping=self.mapping,
+            seller_id=self.settings.spapi_seller_id,
+        )
+
+    def close(self) -> None:
+        for name in ("spapi", "dataverse", "state"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The worker's Runtime; settings and mapping are validated here, on the first invocation."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            from shared.logging_policy import configure_logging
+
+            configure_logging()
+            runtime = Runtime(get_settings())
+            _ = runtime.mapping  # fail at start-up on a bad MAPPING_FILE, not on the first order
+            _runtime = runtime
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the runtime and cached settings (tests and the sandbox change settings between runs)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.close()
+        _runtime = None
+    get_settings.cache_clear()
+    logging.getLogger(__name__).debug("runtime reset")

@@ -1,0 +1,84 @@
+"""Secrets for both platforms: Key Vault first (managed identity), the environment second.
+
+With KEY_VAULT_URL set, every Settings field that names a Key Vault secret is read from the vault with
+DefaultAzureCredential (the function app's managed identity in Azure, your `az login` locally). A secret
+the vault does not hold falls back to the environment, so a deployment can move secrets one at a time.
+Secrets are read once per process; rotate by restarting the app (or use Key Vault references in app
+settings, which the platform refreshes for you).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from shared.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+SecretReader = Callable[[str, Iterable[str]], dict[str, str]]
+
+
+def read_key_vault_secrets(vault_url: str, names: Iterable[str]) -> dict[str, str]:
+    """Fetch the named secrets that exist in the vault; missing ones are simply absent from the result."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    client = SecretClient(vault_url=vault_url, credential=credential)
+    found: dict[str, str] = {}
+    try:
+        for name in names:
+            try:
+                value = client.get_secret(name).value
+            except ResourceNotFoundError:
+                log.info("Key Vault has no secret %s; using the environment for it", name)
+                continue
+            if value is not None:
+                found[name] = value
+    except AzureError as exc:
+        raise ConfigurationError(
+            f"KEY_VAULT_URL: could not read secrets ({type(exc).__name__}); check the vault URL and that the "
+            "app's identity has the 'Key Vault Secrets User' role"
+        ) from None
+    finally:
+        client.close()
+        credential.close()
+    return found
+
+
+class KeyVaultSettingsSource(PydanticBaseSettingsSource):
+    """A pydantic-settings source that fills secret fields from Key Vault when KEY_VAULT_URL is set."""
+
+    reader: SecretReader = staticmethod(read_key_vault_secrets)  # replaced by tests and the sandbox
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads all secrets in one go
+
+    def __call__(self) -> dict[str, Any]:
+        vault_url = _environment_value("KEY_VAULT_URL")
+        if not vault_url:
+            return {}
+        from shared.config import key_vault_secret_of
+
+        secret_to_setting: dict[str, str] = {}
+        for field in self.settings_cls.model_fields.values():
+            secret_name = key_vault_secret_of(field)
+            if secret_name and isinstance(field.validation_alias, str):
+                secret_to_setting[secret_name] = field.validation_alias
+        found = type(self).reader(vault_url, list(secret_to_setting))
+        return {secret_to_setting[name]: value for name, value in found.items()}
+
+
+def _environment_value(name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in os.environ.items() if key.lower() == wanted and value), None)

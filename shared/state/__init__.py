@@ -1,0 +1,1 @@
+"""Processing state on Table Storage (dedupe, order checkpoints)."""
