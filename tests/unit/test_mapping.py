@@ -231,7 +231,7 @@ def test_invalid_mapping_files_fail_with_the_path_of_the_problem(tmp_path: Path)
     """A status reason that does not belong to its state is refused at start-up."""
     mapping_file = tmp_path / "mapping.toml"
     mapping_file.write_text("[status]\nSHIPPED = { statecode = 3, statuscode = 4 }\n")
-    with pytest.raises(ConfigurationError, match="status.SHIPPED"):
+    with pytest.raises(ConfigurationError, match=r"status\.SHIPPED"):
         load_mapping(mapping_file)
 
 

@@ -90,7 +90,7 @@ def test_missing_notification_id_is_named() -> None:
     """The dedupe key must be present."""
     envelope = order_change()
     del envelope["NotificationMetadata"]["NotificationId"]
-    with pytest.raises(MalformedNotification, match="NotificationMetadata.NotificationId: Field required"):
+    with pytest.raises(MalformedNotification, match=r"NotificationMetadata\.NotificationId: Field required"):
         parse_envelope(body(envelope))
 
 
