@@ -217,6 +217,9 @@ class HttpEmulator:
 class _Handler(BaseHTTPRequestHandler):
     emulator: ClassVar[HttpEmulator]
     protocol_version = "HTTP/1.1"  # keep-alive, as the real services offer
+    # Headers and body go out in separate sends; with Nagle's algorithm and the client's delayed ACK that
+    # costs ~40 ms per response on a keep-alive connection.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
