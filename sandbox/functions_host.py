@@ -138,6 +138,19 @@ class HostStats:
     messages: int = 0
 
 
+_REGISTERED: dict[int, dict[str, Callable[..., Any]]] = {}
+
+
+def registered_functions(app: Any) -> dict[str, Callable[..., Any]]:
+    """The app's functions by name. The host indexes an app once per process, and so must we:
+    `FunctionApp.get_functions()` refuses to build the same functions twice."""
+    if id(app) not in _REGISTERED:
+        _REGISTERED[id(app)] = {
+            function.get_function_name(): function.get_user_function() for function in app.get_functions()
+        }
+    return _REGISTERED[id(app)]
+
+
 class LocalFunctionsHost:
     """Pumps a source into one registered function until the source stays empty."""
 
@@ -150,8 +163,7 @@ class LocalFunctionsHost:
         max_batch: int = 32,
         on_invocation_start: Callable[[list[LockedMessage]], None] | None = None,
     ) -> None:
-        functions = {function.get_function_name(): function for function in app.get_functions()}
-        self._function = functions[function_name].get_user_function()
+        self._function = registered_functions(app)[function_name]
         self._source = source
         self._max_batch = max_batch
         self._on_start = on_invocation_start

@@ -27,3 +27,32 @@ def spapi_models_dir() -> Path:
 def dataverse_cdm_dir() -> Path:
     """Microsoft's CDM table definitions (Order.cdm.json, OrderProduct.cdm.json, ...)."""
     return _reference_dir("DATAVERSE_CDM_DIR", REPO_ROOT.parent / "shared" / "reference" / "dataverse-cdm")
+
+
+# --- real services, started by the tests on 127.0.0.1 ----------------------------------------------------
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite's Table service for the whole test session (in-memory, fresh tables per test)."""
+    from sandbox.azurite import Azurite
+
+    with Azurite() as instance:
+        yield instance
+
+
+@pytest.fixture
+def table_name() -> str:
+    import uuid
+
+    return "t" + uuid.uuid4().hex[:16]
+
+
+@pytest.fixture
+def state_store(azurite, table_name):
+    """A StateStore on a fresh Azurite table."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.state.store import StateStore
+
+    store = StateStore(TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name))
+    yield store
+    store.close()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -135,6 +136,8 @@ class OrderSync:
         self._seller_id = seller_id
         self._clock = clock
         self._sleep = sleep
+        self.totals: Counter[str] = Counter()  # since the process started: for metrics and the benchmark
+        self._totals_lock = threading.Lock()
 
     # --- the flow ---------------------------------------------------------------------------------
     def handle(self, messages: Sequence[InboundMessage]) -> SyncReport:
@@ -150,6 +153,11 @@ class OrderSync:
         self._plan(work, report)
         work = [item for item in work if item.plan is not None and self._claimed(item, report)]
         self._write(work, report)
+        with self._totals_lock:
+            self.totals.update(report.counts)
+        log.info(
+            "Order sync: %s", ", ".join(f"{name}={count}" for name, count in sorted(report.counts.items()))
+        )
         return report
 
     # --- steps ------------------------------------------------------------------------------------

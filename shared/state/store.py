@@ -183,6 +183,7 @@ class StateStore:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.data.tables import UpdateMode
 
+        self.ensure_table()
         entity = _entity(checkpoint)
         self.requests += 1
         try:

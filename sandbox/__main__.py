@@ -1,0 +1,122 @@
+"""`python -m sandbox`: the main job on the built-in sandbox, no Azure and no Amazon account needed.
+
+Starts Azurite and the SP-API and Dataverse emulators, delivers the demo scenario's notifications through
+the registered `amazon_notifications` function, then prints what landed in the CRM and what it cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from typing import Any
+
+from sandbox.harness import Sandbox
+from sandbox.scenario import run_scenario
+
+STATES = {
+    (0, 1): "Active / New",
+    (0, 2): "Active / Pending",
+    (1, 3): "Submitted / In Progress",
+    (2, 4): "Canceled / No Money",
+    (3, 100001): "Fulfilled / Complete",
+    (3, 100002): "Fulfilled / Partial",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--verbose", action="store_true", help="show the app's log lines")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if arguments.verbose else logging.ERROR,
+        format="  log: %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("azure.functions").setLevel(logging.ERROR)
+
+    print("Starting the sandbox: Azurite (Table Storage), SP-API + LWA emulator, Dataverse emulator ...")
+    with Sandbox() as sandbox:
+        print(f"  SP-API    {sandbox.spapi.base_url}\n  Dataverse {sandbox.dataverse.service_root}\n")
+        run_scenario(sandbox, say=print)
+        print()
+        print_crm(sandbox)
+        print_dead_letters(sandbox)
+        print_costs(sandbox)
+    return 0
+
+
+def print_crm(sandbox: Sandbox) -> None:
+    dataverse = sandbox.dataverse
+    contacts = {row["contactid"]: row for row in dataverse.records("contacts")}
+    accounts = {row["accountid"]: row for row in dataverse.records("accounts")}
+    lines_by_order: dict[str, list[dict[str, Any]]] = {}
+    for line in dataverse.records("salesorderdetails"):
+        lines_by_order.setdefault(line["salesorderid"], []).append(line)
+    currencies = {
+        row["transactioncurrencyid"]: row["isocurrencycode"]
+        for row in dataverse.records("transactioncurrencies")
+    }
+    orders = sorted(dataverse.records("salesorders"), key=lambda row: row["name"])
+    print(f"What landed in Dynamics 365 ({len(orders)} sales orders):")
+    for order in orders:
+        state = STATES.get(
+            (order["statecode"], order["statuscode"]), f"{order['statecode']}/{order['statuscode']}"
+        )
+        customer = contacts.get(order["customerid"]) or accounts.get(order["customerid"]) or {}
+        who = customer.get("fullname") or customer.get("name") or "?"
+        kind = "contact" if order["customerid"] in contacts else "account"
+        currency = currencies.get(order.get("transactioncurrencyid"), "")
+        print(
+            f"  {order['name']:<30} {order['new_amazonfulfillmentchannel'] or '':<4} {state:<24} "
+            f"total {order['totalamount'] or 0:>8} {currency}  customer {kind}: {who}"
+        )
+        for line in sorted(
+            lines_by_order.get(order["salesorderid"], []), key=lambda row: row["lineitemnumber"] or 0
+        ):
+            product = "product" if line["productid"] else "write-in"
+            print(
+                f"      line {line['lineitemnumber']}: {line['new_amazonsellersku']:<22} x{line['quantity']:<4} "
+                f"@ {line['priceperunit']:>7}  ({product}, shipped {line['quantityshipped']})"
+            )
+    print(
+        f"  contacts: {len(contacts)}   accounts: {len(accounts)}   (buyer names masked, street/phone/email omitted)\n"
+    )
+
+
+def print_dead_letters(sandbox: Sandbox) -> None:
+    dead = sandbox.queue.dead_letters
+    print(f"Dead-letter queue ({len(dead)}):")
+    for letter in dead:
+        print(f"  {letter.reason}: {letter.description}")
+    print()
+
+
+def print_costs(sandbox: Sandbox) -> None:
+    runtime = sandbox.runtime()
+    spapi = Counter(sandbox.spapi.requests.snapshot())
+    dataverse = Counter(sandbox.dataverse.requests.snapshot())
+    totals = runtime.order_sync.totals
+    calls = sum(count for name, count in spapi.items() if name != "lwa.token")
+    print(
+        f"Notifications: {totals['messages']} messages -> {totals['written']} order writes, "
+        f"{totals['duplicate']} duplicates, {totals['stale']} stale, {totals['malformed']} malformed, "
+        f"{totals['unchanged']} unchanged, {totals['abandoned']} retried\n"
+    )
+    print("What it cost:")
+    print(f"  SP-API calls: {calls} ({dict(spapi)})")
+    print(f"  Dataverse HTTP requests: {sum(dataverse.values())} ({dict(dataverse)})")
+    print(f"  Table Storage requests: {runtime.state.requests}")
+    print(
+        f"  messages completed: {sandbox.queue.completed}, duplicates dropped by Service Bus: {sandbox.queue.duplicates_dropped}"
+    )
+    if totals["written"]:
+        per_write = totals["written"]
+        print(
+            f"  per order write: {calls / per_write:.2f} SP-API calls, "
+            f"{sum(dataverse.values()) / per_write:.2f} Dataverse requests (reference data lookups included)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

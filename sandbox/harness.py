@@ -1,0 +1,156 @@
+"""The whole app on the built-in sandbox: Azurite, the SP-API and Dataverse emulators, and the registered
+`amazon_notifications` function, delivered to by a local stand-in for the Functions host.
+
+Used by the demo (`python -m sandbox`), the end-to-end tests and the benchmark, so all three exercise the
+same wiring the deployed app uses: app settings in the environment, `shared.runtime`, `function_app`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.amazon_samples import DEFAULT_SELLER_ID
+from sandbox.azurite import Azurite
+from sandbox.dataverse_emulator import DataverseEmulator
+from sandbox.functions_host import InMemoryQueue, LocalFunctionsHost, MessageSource
+from sandbox.spapi_emulator import SpApiEmulator
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+SANDBOX_MAPPING = SANDBOX_DIR / "mapping.toml"
+
+
+@dataclass
+class SandboxOptions:
+    prefix: str = "new_"
+    mapping_file: Path | None = SANDBOX_MAPPING
+    orders_per_batch: int = 50
+    max_batch: int = 32  # messages per function invocation (host.json maxMessageBatchSize)
+    spapi_rate_limits: Mapping[str, tuple[float, float]] | None = None
+    enforce_rate_limits: bool = False
+
+
+class Sandbox:
+    """Start with `with Sandbox() as sandbox:`; publish notifications; `deliver()`; inspect `dataverse`."""
+
+    def __init__(self, options: SandboxOptions | None = None, *, azurite: Azurite | None = None) -> None:
+        self.options = options or SandboxOptions()
+        self._own_azurite = azurite is None
+        self.azurite = azurite or Azurite()
+        self.spapi = SpApiEmulator(
+            enforce_rate_limits=self.options.enforce_rate_limits, rate_limits=self.options.spapi_rate_limits
+        )
+        self.dataverse = DataverseEmulator(prefix=self.options.prefix)
+        self.queue = InMemoryQueue()
+        self.table = "sandbox" + uuid.uuid4().hex[:10]
+        self._saved_environment: dict[str, str | None] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        if self._own_azurite:
+            self.azurite.start()
+        self.spapi.start()
+        self.dataverse.start()
+        self.dataverse.load_seed()
+        self._apply_environment(self.environment())
+        _forget_process_caches()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _forget_process_caches()
+        self._restore_environment()
+        self.dataverse.stop()
+        self.spapi.stop()
+        if self._own_azurite:
+            self.azurite.stop()
+
+    def environment(self) -> dict[str, str]:
+        """The app settings that point the function app at the sandbox."""
+        env = {
+            "AMAZON_NOTIFICATIONS_QUEUE": "amazon-notifications",
+            "STATE_STORAGE_CONNECTION": self.azurite.connection_string,
+            "STATE_TABLE": self.table,
+            "SPAPI_REFRESH_TOKEN": self.spapi.refresh_token,
+            "SPAPI_LWA_CLIENT_ID": self.spapi.client_id,
+            "SPAPI_LWA_CLIENT_SECRET": self.spapi.client_secret,
+            "SPAPI_ENDPOINT": self.spapi.base_url,
+            "SPAPI_LWA_TOKEN_URL": f"{self.spapi.base_url}/auth/o2/token",
+            "SPAPI_SELLER_ID": DEFAULT_SELLER_ID,
+            "SPAPI_MARKETPLACE_IDS": "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9",
+            "DATAVERSE_URL": self.dataverse.base_url,
+            "DATAVERSE_AUTH": "none",
+            "DATAVERSE_PREFIX": self.options.prefix,
+            "DATAVERSE_ORDERS_PER_BATCH": str(self.options.orders_per_batch),
+        }
+        if self.options.mapping_file is not None:
+            env["MAPPING_FILE"] = str(self.options.mapping_file)
+        return env
+
+    def _apply_environment(self, env: Mapping[str, str]) -> None:
+        for name in ("KEY_VAULT_URL", "MAPPING_FILE", *env):
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ.pop(name, None)
+        os.environ.update(env)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    # --- Amazon's side --------------------------------------------------------------------------------
+    def publish(self, envelope: Mapping[str, Any]) -> bool:
+        """Deliver a notification to the queue as the bridge does (message_id = NotificationId)."""
+        metadata = envelope.get("NotificationMetadata") or envelope.get("notificationMetadata") or {}
+        notification_id = metadata.get("NotificationId") or metadata.get("notificationId")
+        return self.queue.send(json.dumps(envelope).encode("utf-8"), message_id=notification_id)
+
+    def publish_raw(self, body: bytes, message_id: str | None = None) -> bool:
+        return self.queue.send(body, message_id=message_id or str(uuid.uuid4()))
+
+    # --- the function app -----------------------------------------------------------------------------
+    def host(self, source: MessageSource | None = None) -> LocalFunctionsHost:
+        import function_app
+
+        return LocalFunctionsHost(
+            function_app.app, "amazon_notifications", source or self.queue, max_batch=self.options.max_batch
+        )
+
+    def deliver(self, *, timeout: float = 300.0) -> LocalFunctionsHost:
+        """Run the function over everything queued, redeliveries included, until the queue is empty."""
+        host = self.host()
+        host.pump(timeout=timeout)
+        return host
+
+    @staticmethod
+    def runtime() -> Any:
+        from shared.runtime import get_runtime
+
+        return get_runtime()
+
+
+def _forget_process_caches() -> None:
+    """Settings, runtime and python-amazon-sp-api's process-wide LWA token cache belong to one sandbox."""
+    from shared.runtime import reset_runtime
+
+    reset_runtime()
+    token_module = sys.modules.get("sp_api.auth.access_token_client")
+    if token_module is not None:
+        token_module.cache.clear()
+
+
+@contextmanager
+def running_sandbox(
+    options: SandboxOptions | None = None, *, azurite: Azurite | None = None
+) -> Iterator[Sandbox]:
+    with Sandbox(options, azurite=azurite) as sandbox:
+        yield sandbox
