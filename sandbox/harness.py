@@ -22,6 +22,7 @@ from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.functions_host import InMemoryQueue, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
+from shared.resilience import RetryPolicy
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_MAPPING = SANDBOX_DIR / "mapping.toml"
@@ -35,6 +36,7 @@ class SandboxOptions:
     max_batch: int = 32  # messages per function invocation (host.json maxMessageBatchSize)
     spapi_rate_limits: Mapping[str, tuple[float, float]] | None = None
     enforce_rate_limits: bool = False
+    retry: RetryPolicy | None = None  # None: the product's default policy
 
 
 class Sandbox:
@@ -61,6 +63,11 @@ class Sandbox:
         self.dataverse.load_seed()
         self._apply_environment(self.environment())
         _forget_process_caches()
+        if self.options.retry is not None:
+            from shared.config import load_settings
+            from shared.runtime import Runtime, install_runtime
+
+            install_runtime(Runtime(load_settings(), retry=self.options.retry))
         return self
 
     def __exit__(self, *exc: object) -> None:

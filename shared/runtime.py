@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
+from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from shared.amazon.client import SpApiSession
@@ -24,14 +25,15 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
+        self.retry = retry or RetryPolicy()  # one policy for both connectors; the sandbox's tests shorten it
 
     @cached_property
     def spapi(self) -> SpApiSession:
         from shared.amazon.client import SpApiConfig, SpApiSession
 
-        return SpApiSession(SpApiConfig.from_settings(self.settings))
+        return SpApiSession(SpApiConfig.from_settings(self.settings), retry=self.retry)
 
     @cached_property
     def orders(self) -> OrdersApi:
@@ -49,6 +51,7 @@ class Runtime:
             api_version=self.settings.dataverse_api_version,
             token_provider=build_token_provider(self.settings),
             timeout=self.settings.dataverse_timeout_seconds,
+            retry=self.retry,
         )
 
     @cached_property
@@ -98,13 +101,25 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None:
-            from shared.logging_policy import configure_logging
-
-            configure_logging()
-            runtime = Runtime(get_settings())
-            _ = runtime.mapping  # fail at start-up on a bad MAPPING_FILE, not on the first order
-            _runtime = runtime
+            _runtime = _started(Runtime(get_settings()))
         return _runtime
+
+
+def _started(runtime: Runtime) -> Runtime:
+    from shared.logging_policy import configure_logging
+
+    configure_logging()
+    _ = runtime.mapping  # fail at start-up on a bad MAPPING_FILE, not on the first order
+    return runtime
+
+
+def install_runtime(runtime: Runtime) -> None:
+    """Use this runtime for the coming invocations (the sandbox and tests build their own)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None and _runtime is not runtime:
+            _runtime.close()
+        _runtime = _started(runtime)
 
 
 def reset_runtime() -> None:

@@ -1,0 +1,65 @@
+"""End-to-end fixtures: the sandbox (Azurite + both emulators) and the registered function."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.amazon_samples import OrderFactory, SampleOrder, order_change_notification
+from sandbox.harness import Sandbox, SandboxOptions
+from shared.resilience import RetryPolicy
+
+FAST_RETRY = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, max_total_delay=5.0)
+
+
+@pytest.fixture
+def sandbox_options() -> SandboxOptions:
+    return SandboxOptions(retry=FAST_RETRY)
+
+
+@pytest.fixture
+def sandbox(azurite, sandbox_options: SandboxOptions) -> Iterator[Sandbox]:
+    with Sandbox(sandbox_options, azurite=azurite) as running:
+        yield running
+
+
+@pytest.fixture
+def factory() -> OrderFactory:
+    return OrderFactory(seed=random.randint(0, 10**6))
+
+
+def lifecycle(order: SampleOrder, *steps: str) -> list[SampleOrder]:
+    """The order's versions as it walks through `steps` (e.g. "UNSHIPPED", "SHIPPED")."""
+    versions = [order]
+    for step in steps:
+        versions.append(versions[-1].advance(step))  # type: ignore[arg-type]
+    return versions
+
+
+def send(sandbox: Sandbox, envelope: dict[str, Any], *, fresh_message_id: bool = True) -> None:
+    """Queue a notification; a fresh message id defeats Service Bus duplicate detection (as a replay does)."""
+    message_id = str(uuid.uuid4()) if fresh_message_id else envelope["NotificationMetadata"]["NotificationId"]
+    sandbox.queue.send(json.dumps(envelope).encode(), message_id=message_id)
+
+
+def crm_orders(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    rows = sandbox.dataverse.records("salesorders")
+    by_id: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        assert row["new_amazonorderid"] not in by_id, f"order {row['new_amazonorderid']} written twice"
+        by_id[row["new_amazonorderid"]] = row
+    return by_id
+
+
+def crm_lines(sandbox: Sandbox, order_id: str) -> list[dict[str, Any]]:
+    return [
+        row for row in sandbox.dataverse.records("salesorderdetails") if row["new_amazonorderid"] == order_id
+    ]
+
+
+__all__ = ["crm_lines", "crm_orders", "lifecycle", "order_change_notification", "send"]
