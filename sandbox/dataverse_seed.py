@@ -1,0 +1,137 @@
+"""Seed data for the Dataverse emulator: what a Dynamics org has before the first Amazon order arrives.
+
+Five transaction currencies (USD is the base currency, exchange rate 1), the "Amazon" price list in USD, the
+"Default Unit" unit group with its "Primary Unit", and about twenty products whose productnumber is a seller
+SKU. Several SKUs carry characters that break naive URL and OData handling (quote, #, &, +, /, ?, %, non-ASCII):
+the connector must find those by $filter, since Dataverse cannot address such values as keys.
+
+Ids are fixed (uuid5), so tests and the demo can name rows without looking them up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+_NAMESPACE = uuid.UUID("8f6d2a4e-6b1c-4f3a-9d47-0c1e5b7a9e21")
+
+
+def seed_id(kind: str, name: str) -> str:
+    """The fixed id of a seeded row."""
+    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
+
+
+# isocurrencycode -> (currencyname, currencysymbol, exchangerate to USD, currencyprecision)
+CURRENCIES: dict[str, tuple[str, str, Decimal, int]] = {
+    "USD": ("US Dollar", "$", Decimal("1.0"), 2),
+    "EUR": ("Euro", "€", Decimal("0.92"), 2),
+    "GBP": ("Pound Sterling", "£", Decimal("0.79"), 2),
+    "CAD": ("Canadian Dollar", "CA$", Decimal("1.36"), 2),
+    "JPY": ("Japanese Yen", "¥", Decimal("151.50"), 0),
+}
+CURRENCY_IDS = {code: seed_id("transactioncurrency", code) for code in CURRENCIES}
+PRICE_LIST_NAME = "Amazon"
+PRICE_LIST_ID = seed_id("pricelevel", PRICE_LIST_NAME)
+UNIT_GROUP_ID = seed_id("uomschedule", "Default Unit")
+UNIT_ID = seed_id("uom", "Primary Unit")
+
+# The SKUs with characters that need quoting, encoding, or $filter instead of key addressing.
+SPECIAL_SKUS = ("SKU'QUOTE", "SKU#HASH", "SKU&AND", "SKU+PLUS", "SKU/SLASH", "SKU?Q", "SKU%PCT", "CAFÉ-Ü-ß")
+# productnumber (seller SKU) -> (name, list price in USD)
+PRODUCTS: dict[str, tuple[str, Decimal]] = {
+    "B07-KTL-BLK-1L": ("Electric Kettle 1L, Black", Decimal("39.99")),
+    "B07-KTL-STL-17L": ("Electric Kettle 1.7L, Stainless", Decimal("49.99")),
+    "MUG-CER-350-WHT": ("Ceramic Mug 350 ml, White", Decimal("12.50")),
+    "MUG-CER-350-BLU": ("Ceramic Mug 350 ml, Blue", Decimal("12.50")),
+    "TEA-EARLGREY-100": ("Earl Grey Tea, 100 bags", Decimal("8.95")),
+    "TEA-GREEN-SENCHA-50": ("Sencha Green Tea, 50 bags", Decimal("9.49")),
+    "FBA-CHG-USBC-65W": ("USB-C Charger 65 W", Decimal("29.00")),
+    "CBL-USBC-2M-BRD": ("USB-C Cable 2 m, braided", Decimal("11.99")),
+    "YOGA-MAT-6MM-PRP": ("Yoga Mat 6 mm, Purple", Decimal("24.90")),
+    "BTL-STEEL-750-GRN": ("Steel Bottle 750 ml, Green", Decimal("19.95")),
+    "LMP-DESK-LED-01": ("LED Desk Lamp", Decimal("34.00")),
+    "BK-NOTE-A5-DOT": ("A5 Dotted Notebook", Decimal("7.25")),
+    "SKU'QUOTE": ("Chef's Knife 8 inch", Decimal("59.00")),
+    "SKU#HASH": ("Hashtag Sticker Pack #1", Decimal("4.99")),
+    "SKU&AND": ("Salt & Pepper Grinder Set", Decimal("27.50")),
+    "SKU+PLUS": ("Vitamin C+ Zinc, 60 tablets", Decimal("14.99")),
+    "SKU/SLASH": ("Cutting Board 40/30 cm", Decimal("22.00")),
+    "SKU?Q": ("Mystery Box?", Decimal("15.00")),
+    "SKU%PCT": ("Dark Chocolate 85%", Decimal("3.49")),
+    "CAFÉ-Ü-ß": ("Café Crème Bohnen, 1 kg", Decimal("18.90")),
+}
+PRODUCT_IDS = {sku: seed_id("product", sku) for sku in PRODUCTS}
+
+
+def _bind(entity_set: str, record_id: str) -> str:
+    return f"/{entity_set}({record_id})"
+
+
+def seed_records() -> list[tuple[str, dict[str, Any]]]:
+    """(entity set, Web API body) pairs in dependency order, ready for DataverseEmulator.seed()."""
+    records: list[tuple[str, dict[str, Any]]] = []
+    for code, (name, symbol, rate, precision) in CURRENCIES.items():
+        records.append(
+            (
+                "transactioncurrencies",
+                {
+                    "transactioncurrencyid": CURRENCY_IDS[code],
+                    "isocurrencycode": code,
+                    "currencyname": name,
+                    "currencysymbol": symbol,
+                    "exchangerate": rate,
+                    "currencyprecision": precision,
+                },
+            )
+        )
+    records.append(
+        (
+            "uomschedules",
+            {"uomscheduleid": UNIT_GROUP_ID, "name": "Default Unit", "baseuomname": "Primary Unit"},
+        )
+    )
+    # The base unit of a group has no baseuom of its own (Dataverse: "This value should always be null").
+    records.append(
+        (
+            "uoms",
+            {
+                "uomid": UNIT_ID,
+                "name": "Primary Unit",
+                "quantity": Decimal(1),
+                "isschedulebaseuom": True,
+                "uomscheduleid@odata.bind": _bind("uomschedules", UNIT_GROUP_ID),
+            },
+        )
+    )
+    records.append(
+        (
+            "pricelevels",
+            {
+                "pricelevelid": PRICE_LIST_ID,
+                "name": PRICE_LIST_NAME,
+                "description": "Prices for orders synchronised from Amazon Seller Central",
+                "transactioncurrencyid@odata.bind": _bind("transactioncurrencies", CURRENCY_IDS["USD"]),
+            },
+        )
+    )
+    for sku, (name, price) in PRODUCTS.items():
+        records.append(
+            (
+                "products",
+                {
+                    "productid": PRODUCT_IDS[sku],
+                    "name": name,
+                    "productnumber": sku,
+                    "price": price,
+                    "quantitydecimal": 0,
+                    "statecode": 0,
+                    "statuscode": 1,
+                    "defaultuomid@odata.bind": _bind("uoms", UNIT_ID),
+                    "defaultuomscheduleid@odata.bind": _bind("uomschedules", UNIT_GROUP_ID),
+                    "pricelevelid@odata.bind": _bind("pricelevels", PRICE_LIST_ID),
+                    "transactioncurrencyid@odata.bind": _bind("transactioncurrencies", CURRENCY_IDS["USD"]),
+                },
+            )
+        )
+    return records
