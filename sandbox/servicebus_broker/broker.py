@@ -13,19 +13,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message
+from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message, symbol
 from proton.reactor import Container
 
-from . import codec
-from .management import CBS_NODE, MANAGEMENT_SUFFIX, answer_cbs, answer_management
+from . import addresses, codec
+from .addresses import Node, NodeKind
+from .management import answer_cbs, answer_management
 from .queues import Entity, LockLostError, Outcome, QueueStore, SubQueue
 
 _LOG = logging.getLogger(__name__)
 
-DEAD_LETTER_SUFFIX = "/$deadletterqueue"
 DEAD_LETTER_CONDITION = "com.microsoft:dead-letter"
 MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"
 NOT_FOUND = "amqp:not-found"
@@ -43,19 +42,19 @@ _LOCK_TOKEN_ATTR = "sb_lock_token"
 _TIMER_SLACK_SECONDS = 0.005
 
 
-class _Kind(Enum):
-    QUEUE = "queue"
-    CBS = "cbs"
-    MANAGEMENT = "management"
-
-
 @dataclass
 class _LinkInfo:
-    kind: _Kind
-    node: str  # the address as attached, without scheme and host
-    entity: Entity | None
+    node: Node
     peek_lock: bool = True  # only for links we send queue messages on
     pending: list[bytes] | None = None  # responses waiting for credit (request/response nodes only)
+
+    @property
+    def kind(self) -> NodeKind:
+        return self.node.kind
+
+    @property
+    def entity(self) -> Entity | None:
+        return self.node.entity
 
 
 @dataclass
@@ -145,15 +144,16 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         link = event.link
         address = (link.remote_source if link.is_sender else link.remote_target).address
         info = self._classify(address)
-        if info is None:
-            # Service Bus answers an unknown entity with an attach then a detach carrying amqp:not-found,
-            # which the SDK raises as MessagingEntityNotFoundError.
-            link.open()
-            link.condition = Condition(NOT_FOUND, f"The messaging entity '{address}' could not be found.")
-            link.close()
-            return
         link.source.copy(link.remote_source)
         link.target.copy(link.remote_target)
+        if info is None:
+            # An attach that echoes the terminus, then a detach with amqp:not-found: pyamqp drops a detach
+            # whose attach had no source/target (reporting an unknown error), and with it the condition
+            # that the SDK turns into MessagingEntityNotFoundError.
+            link.open()
+            link.condition = _condition(NOT_FOUND, f"The messaging entity '{address}' could not be found.")
+            link.close()
+            return
         if link.is_sender:
             # PEEK_LOCK attaches with snd-settle-mode unsettled, RECEIVE_AND_DELETE with settled.
             info.peek_lock = link.remote_snd_settle_mode != Link.SND_SETTLED
@@ -161,7 +161,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             link.rcv_settle_mode = link.remote_rcv_settle_mode
         else:
             link.max_message_size = MAX_MESSAGE_SIZE
-        if info.kind is not _Kind.QUEUE:
+        if info.kind is not NodeKind.QUEUE:
             info.pending = []
         self._links[link] = info
         link.open()
@@ -177,7 +177,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         info = self._links.get(event.link)
         if info is None or not event.link.is_sender:
             return
-        if info.kind is _Kind.QUEUE and info.entity is not None:
+        if info.kind is NodeKind.QUEUE and info.entity is not None:
             self._pump(info.entity)
         else:
             self._flush_responses(event.link, info)
@@ -195,7 +195,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         payload = link.recv(delivery.pending)
         link.advance()
         link.flow(1)
-        if info.kind is _Kind.QUEUE and info.entity is not None:
+        if info.kind is NodeKind.QUEUE and info.entity is not None:
             self._on_incoming_message(delivery, info.entity.queue, payload)
         else:
             self._on_request(link, delivery, info, payload)
@@ -206,7 +206,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             _settle(
                 delivery,
                 Delivery.REJECTED,
-                Condition(condition, "Refused by the stand-in (fail_next_sends)."),
+                _condition(condition, "Refused by the stand-in (fail_next_sends)."),
             )
             return
         messages = codec.split_transfer(payload)
@@ -221,7 +221,9 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         try:
             decoded = [codec.decode(raw) for raw in messages]
         except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
-            _settle(delivery, Delivery.REJECTED, Condition(DECODE_ERROR, "The message could not be decoded."))
+            _settle(
+                delivery, Delivery.REJECTED, _condition(DECODE_ERROR, "The message could not be decoded.")
+            )
             return
         dropped = sum(
             not self._store.enqueue(queue, raw, codec.message_id_of(message))
@@ -252,7 +254,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             if delivery.settled:
                 delivery.settle()
             return
-        if info is None or info.kind is not _Kind.QUEUE or not info.peek_lock:
+        if info is None or info.kind is not NodeKind.QUEUE or not info.peek_lock:
             delivery.settle()
             return
         lock_token = getattr(delivery, _LOCK_TOKEN_ATTR, None)
@@ -264,14 +266,14 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             _settle(
                 delivery,
                 Delivery.REJECTED,
-                Condition(NOT_IMPLEMENTED, "The stand-in does not defer messages."),
+                _condition(NOT_IMPLEMENTED, "The stand-in does not defer messages."),
             )
             return
         try:
             entity = self._store.settle(lock_token, outcome, reason=reason, description=description)
         except LockLostError:
             _settle(
-                delivery, Delivery.REJECTED, Condition(MESSAGE_LOCK_LOST, "The lock on the message is lost.")
+                delivery, Delivery.REJECTED, _condition(MESSAGE_LOCK_LOST, "The lock on the message is lost.")
             )
             return
         # Echo the outcome applied: with rcv-settle-mode second the SDK waits for this and compares it with
@@ -289,16 +291,18 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         try:
             request = codec.decode(payload)
         except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
-            _settle(delivery, Delivery.REJECTED, Condition(DECODE_ERROR, "The request could not be decoded."))
+            _settle(
+                delivery, Delivery.REJECTED, _condition(DECODE_ERROR, "The request could not be decoded.")
+            )
             return
-        if info.kind is _Kind.CBS:
-            response = answer_cbs(request)
+        if info.kind is NodeKind.CBS:
+            response = answer_cbs(request, self._store)
         else:
             assert info.entity is not None
             response = answer_management(info.entity, request, self._store)
         _settle(delivery, Delivery.ACCEPTED)
         self._reply(link, info, request, response)
-        if info.kind is _Kind.MANAGEMENT and info.entity is not None:
+        if info.kind is NodeKind.MANAGEMENT and info.entity is not None:
             # update-disposition may have freed or dead-lettered messages.
             self._pump(Entity(info.entity.queue))
             self._pump(Entity(info.entity.queue, SubQueue.DEAD_LETTER))
@@ -314,14 +318,16 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             for link, info in self._links.items()
             if link.is_sender
             and info.pending is not None
-            and info.node == request_info.node
+            and info.node.path == request_info.node.path
             and link.session == request_link.session
         ]
         if request.reply_to:
-            addressed = [c for c in candidates if _node_of(c[0].remote_target.address) == request.reply_to]
+            addressed = [
+                c for c in candidates if addresses.path_of(c[0].remote_target.address) == request.reply_to
+            ]
             candidates = addressed or candidates
         if not candidates:
-            _LOG.info("No response link for a request to %s; the response is dropped", request_info.node)
+            _LOG.info("No response link for a request to %s; the response is dropped", request_info.node.path)
             return
         link, info = candidates[0]
         assert info.pending is not None
@@ -344,7 +350,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         links = [
             (link, info)
             for link, info in self._links.items()
-            if info.kind is _Kind.QUEUE and info.entity == entity and link.is_sender and _usable(link)
+            if info.kind is NodeKind.QUEUE and info.entity == entity and link.is_sender and _usable(link)
         ]
         progress = True
         while progress:
@@ -394,19 +400,10 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
     # -- helpers --------------------------------------------------------------------------------------
 
     def _classify(self, address: str | None) -> _LinkInfo | None:
-        node = _node_of(address)
-        if node == CBS_NODE:
-            return _LinkInfo(_Kind.CBS, node, None)
-        kind = _Kind.QUEUE
-        path = node
-        if path.lower().endswith(MANAGEMENT_SUFFIX):
-            kind, path = _Kind.MANAGEMENT, path[: -len(MANAGEMENT_SUFFIX)]
-        sub_queue = SubQueue.ACTIVE
-        if path.lower().endswith(DEAD_LETTER_SUFFIX):
-            sub_queue, path = SubQueue.DEAD_LETTER, path[: -len(DEAD_LETTER_SUFFIX)]
-        if not path or "/" in path or path.startswith("$") or not self._store.ensure_queue(path):
-            return None  # topics/subscriptions and unknown entities
-        return _LinkInfo(kind, node, Entity(path, sub_queue))
+        node = addresses.parse(address)
+        if node is None or (node.entity is not None and not self._store.ensure_queue(node.entity.queue)):
+            return None
+        return _LinkInfo(node)
 
     def _forget(self, matches: Callable[[Link], bool]) -> None:
         # Locks of messages handed out on a closing link stay until they expire: the SDK may still settle
@@ -416,17 +413,14 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         self._held = [held for held in self._held if not matches(held.delivery.link)]
 
 
-def _node_of(address: str | None) -> str:
-    """`amqp://host:port/orders/$management` -> `orders/$management`."""
-    node = address or ""
-    if "://" in node:
-        node = node.split("://", 1)[1]
-        node = node.split("/", 1)[1] if "/" in node else ""
-    return node.strip("/")
-
-
 def _usable(link: Link) -> bool:
     return bool(link.state & Endpoint.LOCAL_ACTIVE and link.state & Endpoint.REMOTE_ACTIVE)
+
+
+def _condition(name: str, description: str) -> Condition:
+    # Always with an info map, as Service Bus sends (a tracking id): the SDK's send path reads the error's
+    # third field unconditionally, and proton leaves a null info out, which made the SDK hang on a refusal.
+    return Condition(name, description, {symbol("com.microsoft:tracking-id"): str(uuid.uuid4())})
 
 
 def _settle(delivery: Delivery, state: Any, condition: Condition | None = None) -> None:

@@ -14,11 +14,8 @@ from typing import Any
 
 from proton import UNDESCRIBED, Array, Data, Message, int32, symbol, timestamp
 
-from . import codec
+from . import addresses, codec
 from .queues import Entity, LockLostError, Outcome, QueueStore
-
-CBS_NODE = "$cbs"
-MANAGEMENT_SUFFIX = "/$management"
 
 RENEW_LOCK = "com.microsoft:renew-lock"
 PEEK_MESSAGE = "com.microsoft:peek-message"
@@ -46,11 +43,21 @@ class _RequestError(Exception):
         self.description = description
 
 
-def answer_cbs(request: Message) -> Message:
-    """put-token: any token is good here; 202 Accepted is what Service Bus answers."""
+def answer_cbs(request: Message, store: QueueStore) -> Message:
+    """put-token: any token is good; 202 Accepted, or 404 when the audience names a queue that is not there.
+
+    Service Bus refuses an unknown entity at this step ("Put token failed. status-code: 404"); the Python
+    SDK raises that as ServiceBusAuthenticationError.
+    """
+    audience = str((request.properties or {}).get("name", ""))
+    node = addresses.parse(audience)
+    if node is not None and node.entity is not None and not store.ensure_queue(node.entity.queue):
+        status, description = 404, f"The messaging entity '{audience}' could not be found."
+    else:
+        status, description = 202, "Accepted"
     return Message(
         correlation_id=request.id,
-        properties={"status-code": int32(202), "status-description": "Accepted"},
+        properties={"status-code": int32(status), "status-description": description},
     )
 
 
