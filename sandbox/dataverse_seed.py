@@ -115,23 +115,30 @@ def seed_records() -> list[tuple[str, dict[str, Any]]]:
             },
         )
     )
-    for sku, (name, price) in PRODUCTS.items():
-        records.append(
-            (
-                "products",
-                {
-                    "productid": PRODUCT_IDS[sku],
-                    "name": name,
-                    "productnumber": sku,
-                    "price": price,
-                    "quantitydecimal": 0,
-                    "statecode": 0,
-                    "statuscode": 1,
-                    "defaultuomid@odata.bind": _bind("uoms", UNIT_ID),
-                    "defaultuomscheduleid@odata.bind": _bind("uomschedules", UNIT_GROUP_ID),
-                    "pricelevelid@odata.bind": _bind("pricelevels", PRICE_LIST_ID),
-                    "transactioncurrencyid@odata.bind": _bind("transactioncurrencies", CURRENCY_IDS["USD"]),
-                },
-            )
-        )
+    records += [("products", product_record(sku, name, price)) for sku, (name, price) in PRODUCTS.items()]
     return records
+
+
+def product_record(sku: str, name: str, price: Decimal) -> dict[str, Any]:
+    """A product in the seeded unit group and price list (Web API body)."""
+    return {
+        "productid": seed_id("product", sku),
+        "name": name,
+        "productnumber": sku,
+        "price": price,
+        "quantitydecimal": 0,
+        "statecode": 0,
+        "statuscode": 1,
+        "defaultuomid@odata.bind": _bind("uoms", UNIT_ID),
+        "defaultuomscheduleid@odata.bind": _bind("uomschedules", UNIT_GROUP_ID),
+        "pricelevelid@odata.bind": _bind("pricelevels", PRICE_LIST_ID),
+        "transactioncurrencyid@odata.bind": _bind("transactioncurrencies", CURRENCY_IDS["USD"]),
+    }
+
+
+def sample_catalog_records() -> list[dict[str, Any]]:
+    """The sample seller's catalog (sandbox/amazon_samples.py) as products, so the sandbox's orders find
+    their products. Kept apart from seed_records(), whose exact rows the emulator's own tests rely on."""
+    from sandbox.amazon_samples import CATALOG
+
+    return [product_record(product.seller_sku, product.title, product.usd_price) for product in CATALOG]

@@ -20,6 +20,7 @@ from typing import Any
 from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
+from sandbox.dataverse_seed import sample_catalog_records
 from sandbox.functions_host import InMemoryQueue, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
 from shared.resilience import RetryPolicy
@@ -61,6 +62,7 @@ class Sandbox:
         self.spapi.start()
         self.dataverse.start()
         self.dataverse.load_seed()
+        self.dataverse.seed("products", *sample_catalog_records())
         self._apply_environment(self.environment())
         _forget_process_caches()
         if self.options.retry is not None:

@@ -61,7 +61,7 @@ def run_scenario(sandbox: Sandbox, *, say: Callable[[str], None] = lambda _: Non
     german = _with_unknown_sku(german)
     awkward = _with_awkward_skus(
         factory.order(
-            status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER", fulfilled_by="MERCHANT", item_count=2
+            status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER", fulfilled_by="MERCHANT", item_count=8
         )
     )
     say("Amazon sends ORDER_CHANGE notifications (SQS -> Service Bus):")

@@ -256,6 +256,12 @@ class SpApiEmulator(HttpEmulator):
         """A valid seller access token without an LWA round trip (for tests that are not about LWA)."""
         return self._issue_token(grantless=False)
 
+    @property
+    def issued_access_tokens(self) -> list[str]:
+        """Every access token handed out so far (leak tests search logs for them)."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_access_tokens(self) -> None:
         """Make every issued token expired, as if an hour had passed: the next SP-API call gets 403."""
         with self._lock:

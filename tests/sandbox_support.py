@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the sandbox (Azurite + both emulators) and the registered function."""
+"""Sandbox fixtures and helpers shared by the end-to-end, chaos and bench tests (registered in tests/conftest.py)."""
 
 from __future__ import annotations
 

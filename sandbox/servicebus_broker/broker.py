@@ -13,9 +13,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message, symbol
+from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message, Receiver, Sender, symbol
 from proton.reactor import Container
 
 from . import addresses, codec
@@ -23,7 +23,11 @@ from .addresses import Node, NodeKind
 from .management import answer_cbs, answer_management
 from .queues import Entity, LockLostError, Outcome, QueueStore, SubQueue
 
+if TYPE_CHECKING:
+    from proton._reactor import Acceptor  # proton exports no public name for the acceptor's type
+
 _LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DEAD_LETTER_CONDITION = "com.microsoft:dead-letter"
 MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"
@@ -66,7 +70,7 @@ class _Held:
     messages: list[bytes]
 
 
-class _Timer(Handler):  # type: ignore[misc]  # proton is untyped
+class _Timer(Handler):
     def __init__(self, callback: Callable[[], None]) -> None:
         super().__init__()
         self._callback = callback
@@ -75,7 +79,7 @@ class _Timer(Handler):  # type: ignore[misc]  # proton is untyped
         self._callback()
 
 
-class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
+class BrokerHandler(Handler):
     def __init__(self, store: QueueStore, host: str, port: int, on_listening: Callable[[int], None]) -> None:
         super().__init__()
         self._store = store
@@ -83,7 +87,7 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         self._port = port
         self._on_listening = on_listening
         self._container: Container | None = None
-        self._acceptor: Any = None
+        self._acceptor: Acceptor | None = None
         self._links: dict[Link, _LinkInfo] = {}
         self._held: list[_Held] = []
         self._expiry_timer_at: float | None = None
@@ -91,8 +95,8 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
     # -- container lifecycle --------------------------------------------------------------------------
 
     def on_reactor_init(self, event: Event) -> None:
-        self._container = event.container
-        self._acceptor = event.container.acceptor(self._host, self._port, self)
+        self._container = _present(event.container)
+        self._acceptor = self._container.acceptor(self._host, str(self._port), self)
         # proton's Acceptor does not say which port an ephemeral bind got; its socket does.
         self._on_listening(int(self._acceptor._selectable.getsockname()[1]))
 
@@ -112,49 +116,53 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
 
     def on_connection_bound(self, event: Event) -> None:
         # The SDK authenticates with SASL ANONYMOUS and then a $cbs token; other clients may use PLAIN.
-        sasl = event.transport.sasl()
+        sasl = _present(event.transport).sasl()
         sasl.allow_insecure_mechs = True
         sasl.allowed_mechs("ANONYMOUS PLAIN")
 
     def on_connection_remote_open(self, event: Event) -> None:
-        if event.connection.state & Endpoint.LOCAL_UNINIT:
-            event.connection.open()
+        connection = _present(event.connection)
+        if connection.state & Endpoint.LOCAL_UNINIT:
+            connection.open()
 
     def on_session_remote_open(self, event: Event) -> None:
-        if event.session.state & Endpoint.LOCAL_UNINIT:
-            event.session.open()
+        session = _present(event.session)
+        if session.state & Endpoint.LOCAL_UNINIT:
+            session.open()
 
     def on_session_remote_close(self, event: Event) -> None:
-        self._forget(lambda link: link.session == event.session)
-        if not event.session.state & Endpoint.LOCAL_CLOSED:
-            event.session.close()
+        session = _present(event.session)
+        self._forget(lambda link: link.session == session)
+        if not session.state & Endpoint.LOCAL_CLOSED:
+            session.close()
 
     def on_connection_remote_close(self, event: Event) -> None:
-        self._forget(lambda link: link.connection == event.connection)
-        if not event.connection.state & Endpoint.LOCAL_CLOSED:
-            event.connection.close()
+        connection = _present(event.connection)
+        self._forget(lambda link: link.connection == connection)
+        if not connection.state & Endpoint.LOCAL_CLOSED:
+            connection.close()
 
     def on_transport_closed(self, event: Event) -> None:
-        if event.connection is not None:
-            self._forget(lambda link: link.connection == event.connection)
+        connection = event.connection
+        if connection is not None:
+            self._forget(lambda link: link.connection == connection)
 
     # -- links ----------------------------------------------------------------------------------------
 
     def on_link_remote_open(self, event: Event) -> None:
-        link = event.link
+        link = _present(event.link)
         address = (link.remote_source if link.is_sender else link.remote_target).address
         info = self._classify(address)
         link.source.copy(link.remote_source)
         link.target.copy(link.remote_target)
         if info is None:
             # An attach that echoes the terminus, then a detach with amqp:not-found: pyamqp drops a detach
-            # whose attach had no source/target (reporting an unknown error), and with it the condition
-            # that the SDK turns into MessagingEntityNotFoundError.
+            # whose attach had no source/target (reporting an unknown error), and with it the condition.
             link.open()
             link.condition = _condition(NOT_FOUND, f"The messaging entity '{address}' could not be found.")
             link.close()
             return
-        if link.is_sender:
+        if isinstance(link, Sender):
             # PEEK_LOCK attaches with snd-settle-mode unsettled, RECEIVE_AND_DELETE with settled.
             info.peek_lock = link.remote_snd_settle_mode != Link.SND_SETTLED
             link.snd_settle_mode = link.remote_snd_settle_mode
@@ -165,34 +173,36 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             info.pending = []
         self._links[link] = info
         link.open()
-        if link.is_receiver:
+        if isinstance(link, Receiver):
             link.flow(SENDER_CREDIT)
 
     def on_link_remote_close(self, event: Event) -> None:
-        self._links.pop(event.link, None)
-        if not event.link.state & Endpoint.LOCAL_CLOSED:
-            event.link.close()
+        link = _present(event.link)
+        self._links.pop(link, None)
+        if not link.state & Endpoint.LOCAL_CLOSED:
+            link.close()
 
     def on_link_flow(self, event: Event) -> None:
-        info = self._links.get(event.link)
-        if info is None or not event.link.is_sender:
+        link = _present(event.link)
+        info = self._links.get(link)
+        if info is None or not isinstance(link, Sender):
             return
         if info.kind is NodeKind.QUEUE and info.entity is not None:
             self._pump(info.entity)
         else:
-            self._flush_responses(event.link, info)
+            self._flush_responses(link, info)
 
     # -- deliveries -----------------------------------------------------------------------------------
 
     def on_delivery(self, event: Event) -> None:
-        link, delivery = event.link, event.delivery
+        link, delivery = _present(event.link), _present(event.delivery)
         info = self._links.get(link)
-        if link.is_sender:
+        if isinstance(link, Sender):
             self._on_disposition(delivery, info)
             return
-        if info is None or not delivery.readable or delivery.partial:
+        if info is None or not isinstance(link, Receiver) or not delivery.readable or delivery.partial:
             return
-        payload = link.recv(delivery.pending)
+        payload = link.recv(delivery.pending) or b""
         link.advance()
         link.flow(1)
         if info.kind is NodeKind.QUEUE and info.entity is not None:
@@ -350,7 +360,10 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
         links = [
             (link, info)
             for link, info in self._links.items()
-            if info.kind is NodeKind.QUEUE and info.entity == entity and link.is_sender and _usable(link)
+            if isinstance(link, Sender)
+            and info.kind is NodeKind.QUEUE
+            and info.entity == entity
+            and _usable(link)
         ]
         progress = True
         while progress:
@@ -363,13 +376,13 @@ class BrokerHandler(Handler):  # type: ignore[misc]  # proton is untyped
             link.drained()
         self._arm_expiry_timer()
 
-    def _deliver(self, link: Link, entity: Entity, peek_lock: bool) -> bool:
+    def _deliver(self, link: Sender, entity: Entity, peek_lock: bool) -> bool:
         stored = self._store.acquire(entity, peek_lock=peek_lock)
         if stored is None:
             return False
         # The SDK reads the lock token from the delivery tag: uuid.UUID(bytes_le=tag).
         tag = stored.lock_token.bytes_le if stored.lock_token is not None else uuid.uuid4().bytes_le
-        delivery = link.delivery(tag)
+        delivery = link.delivery(tag)  # type: ignore[arg-type]  # typed str, but binary tags pass through
         setattr(delivery, _LOCK_TOKEN_ATTR, stored.lock_token)
         link.send(codec.encode_delivery(stored, lock_token=stored.lock_token))
         link.advance()
@@ -417,6 +430,12 @@ def _usable(link: Link) -> bool:
     return bool(link.state & Endpoint.LOCAL_ACTIVE and link.state & Endpoint.REMOTE_ACTIVE)
 
 
+def _present(value: _T | None) -> _T:
+    # proton types every event attribute as optional; an event of a given type always carries its object.
+    assert value is not None
+    return value
+
+
 def _condition(name: str, description: str) -> Condition:
     # Always with an info map, as Service Bus sends (a tracking id): the SDK's send path reads the error's
     # third field unconditionally, and proton leaves a null info out, which made the SDK hang on a refusal.
@@ -442,7 +461,8 @@ def _outcome_of(delivery: Delivery) -> tuple[Outcome | None, str | None, str | N
         return (Outcome.ABANDON if delivery.remote.failed else Outcome.RELEASE), None, None
     if state == Delivery.REJECTED:
         condition = delivery.remote.condition
-        info = {str(k): v for k, v in ((condition.info if condition else None) or {}).items()}
+        raw_info = condition.info if condition is not None else None
+        info = {str(k): v for k, v in raw_info.items()} if isinstance(raw_info, dict) else {}
         reason, description = info.get("DeadLetterReason"), info.get("DeadLetterErrorDescription")
         return (
             Outcome.DEAD_LETTER,

@@ -81,7 +81,8 @@ def message_id_of(message: Message) -> str | None:
 
 def encode_delivery(stored: StoredMessage, *, lock_token: uuid.UUID | None = None) -> bytes:
     """The message as Service Bus delivers (or returns from peek): the sender's sections plus broker state."""
-    message = decode(stored.raw)
+    # Any: proton annotates Message.properties and friends more narrowly than what it accepts and returns.
+    message: Any = decode(stored.raw)
     annotations: dict[Any, Any] = dict(message.annotations or {})
     annotations[SEQUENCE_NUMBER] = stored.sequence_number
     annotations[ENQUEUED_TIME] = _timestamp(stored.enqueued_at)
@@ -104,6 +105,11 @@ def encode_delivery(stored: StoredMessage, *, lock_token: uuid.UUID | None = Non
     return _header(message, stored.delivery_count) + b"".join(body_sections)
 
 
+def application_properties_of(message: Message) -> dict[str, Any]:
+    properties: Any = message.properties  # typed None by proton; a dict or None in fact
+    return {str(key): value for key, value in (properties or {}).items()}
+
+
 def view_of(stored: StoredMessage) -> MessageView:
     message = decode(stored.raw)
     body = message.body
@@ -114,7 +120,7 @@ def view_of(stored: StoredMessage) -> MessageView:
         subject=message.subject,
         content_type=None if message.content_type is None else str(message.content_type),
         body=bytes(body) if isinstance(body, memoryview | bytearray) else body,
-        application_properties={str(k): v for k, v in (message.properties or {}).items()},
+        application_properties=application_properties_of(message),
         enqueued_time=datetime.fromtimestamp(stored.enqueued_at, UTC),
         delivery_count=stored.delivery_count,
         locked_until=None

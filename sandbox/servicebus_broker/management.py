@@ -49,7 +49,7 @@ def answer_cbs(request: Message, store: QueueStore) -> Message:
     Service Bus refuses an unknown entity at this step ("Put token failed. status-code: 404"); the Python
     SDK raises that as ServiceBusAuthenticationError.
     """
-    audience = str((request.properties or {}).get("name", ""))
+    audience = str(codec.application_properties_of(request).get("name", ""))
     node = addresses.parse(audience)
     if node is not None and node.entity is not None and not store.ensure_queue(node.entity.queue):
         status, description = 404, f"The messaging entity '{audience}' could not be found."
@@ -62,15 +62,16 @@ def answer_cbs(request: Message, store: QueueStore) -> Message:
 
 
 def answer_management(entity: Entity, request: Message, store: QueueStore) -> Message:
-    operation = str((request.properties or {}).get("operation", ""))
+    operation = str(codec.application_properties_of(request).get("operation", ""))
     body = _plain_keys(request.body)
+    status, payload = 200, None
     try:
         if operation == RENEW_LOCK:
-            status, payload = 200, _renew_lock(store, body)
+            payload = _renew_lock(store, body)
         elif operation == PEEK_MESSAGE:
             status, payload = _peek(entity, store, body)
         elif operation == UPDATE_DISPOSITION:
-            status, payload = 200, _update_disposition(store, body)
+            _update_disposition(store, body)
         elif operation == RECEIVE_BY_SEQUENCE_NUMBER:
             # Only deferred messages can be received by sequence number, and the stand-in does not defer.
             raise _RequestError(404, MESSAGE_NOT_FOUND, "No deferred message has that sequence number.")
@@ -87,7 +88,8 @@ def _renew_lock(store: QueueStore, body: dict[str, Any]) -> dict[str, Any]:
     except LockLostError as error:
         raise _RequestError(410, MESSAGE_LOCK_LOST, f"The lock {error} is lost or expired.") from error
     stamps = [timestamp(round(expiry * 1000)) for expiry in expiries]
-    return {"expirations": Array(UNDESCRIBED, Data.TIMESTAMP, *stamps)}
+    undescribed: Any = UNDESCRIBED  # the constant proton documents for "no descriptor"; typed too narrowly
+    return {"expirations": Array(undescribed, Data.TIMESTAMP, *stamps)}
 
 
 def _peek(entity: Entity, store: QueueStore, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:

@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.amazon_samples import OrderFactory, order_change_notification
 from sandbox.harness import Sandbox, SandboxOptions
-from tests.e2e.conftest import FAST_RETRY, crm_lines, crm_orders, lifecycle, send
+from tests.sandbox_support import FAST_RETRY, crm_lines, crm_orders, lifecycle, send
 
 pytestmark = pytest.mark.sockets
 
