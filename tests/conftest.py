@@ -55,6 +55,8 @@ def state_store(azurite, table_name):
 
     from shared.state.store import StateStore
 
-    store = StateStore(TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name))
+    store = StateStore(
+        TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
+    )
     yield store
     store.close()

@@ -15,11 +15,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared.dataverse import odata
-from shared.dataverse.batch import MAX_OPERATIONS, ChangeSet, ChangeSetResponse, Operation, OperationResponse
-from shared.dataverse.client import DataverseClient
+from shared.dataverse.batch import (
+    MAX_OPERATIONS,
+    BatchItem,
+    BatchResponseItem,
+    ChangeSet,
+    ChangeSetResponse,
+    Operation,
+    OperationResponse,
+)
 from shared.dataverse.errors import AmbiguousWrite, error_from_response
 from shared.errors import SyncError
 from shared.mapping.config import StateTarget
@@ -62,8 +69,31 @@ class _Prepared:
     ids: dict[tuple[str, str], str] = field(default_factory=dict)  # unaddressable record -> GUID
 
 
+class WriterClient(Protocol):
+    """What the writer needs of DataverseClient (tests hand it a fake)."""
+
+    def batch(
+        self, items: Sequence[BatchItem], *, idempotent: bool, continue_on_error: bool = False
+    ) -> list[BatchResponseItem]: ...
+
+    def get(
+        self, entity_set: str, key: odata.Key, *, select: Sequence[str] = ()
+    ) -> dict[str, Any] | None: ...
+
+    def query(
+        self,
+        entity_set: str,
+        *,
+        filter: str | None = None,
+        select: Sequence[str] = (),
+        orderby: str | None = None,
+        top: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+
 class OrderWriter:
-    def __init__(self, client: DataverseClient, *, orders_per_batch: int = 50) -> None:
+    def __init__(self, client: WriterClient, *, orders_per_batch: int = 50) -> None:
         self._client = client
         self._orders_per_batch = orders_per_batch
 

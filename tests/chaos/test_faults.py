@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from sandbox.amazon_samples import OrderFactory, order_change_notification
+from sandbox.amazon_samples import OrderFactory, SampleOrder, order_change_notification
 from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.http_emulator import Fault, FaultPlan
 from shared.state.store import StateStore
@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.sockets, pytest.mark.slow]
 STATE = {"SHIPPED": (3, 100001), "CANCELLED": (2, 4), "UNSHIPPED": (1, 3)}
 
 
-def _queue_lifecycles(sandbox: Sandbox, factory: OrderFactory, count: int) -> dict[str, object]:
-    finals = {}
+def _queue_lifecycles(sandbox: Sandbox, factory: OrderFactory, count: int) -> dict[str, SampleOrder]:
+    finals: dict[str, SampleOrder] = {}
     for index in range(count):
         order = factory.order(status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER", fulfilled_by="MERCHANT")
         versions = lifecycle(order, "CANCELLED" if index % 3 == 0 else "SHIPPED")
@@ -30,12 +30,12 @@ def _queue_lifecycles(sandbox: Sandbox, factory: OrderFactory, count: int) -> di
     return finals
 
 
-def _assert_landed_once(sandbox: Sandbox, finals: dict[str, object]) -> None:
+def _assert_landed_once(sandbox: Sandbox, finals: dict[str, SampleOrder]) -> None:
     orders = crm_orders(sandbox)  # raises if any order was written twice
     assert set(orders) == set(finals)
     for order_id, final in finals.items():
-        assert (orders[order_id]["statecode"], orders[order_id]["statuscode"]) == STATE[final.status]  # type: ignore[attr-defined]
-        assert len(crm_lines(sandbox, order_id)) == len(final.items)  # type: ignore[attr-defined]
+        assert (orders[order_id]["statecode"], orders[order_id]["statuscode"]) == STATE[final.status]
+        assert len(crm_lines(sandbox, order_id)) == len(final.items)
 
 
 def test_twenty_percent_of_calls_failing_still_lands_every_order_once(
@@ -83,7 +83,7 @@ def test_a_crash_after_writing_and_before_the_checkpoint_is_repaired_by_the_next
     sandbox.deliver()
 
     original_commit = StateStore.commit
-    crashes = []
+    crashes: list[str] = []
 
     def crash_once(self: StateStore, claimed, **applied):
         if not crashes:

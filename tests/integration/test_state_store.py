@@ -30,7 +30,9 @@ def test_checkpoints_round_trip_any_order_id(state_store: StateStore, order_id: 
     """Order ids with characters Table Storage forbids in keys are stored and read back unchanged."""
     claimed = state_store.claim(None, order_id, content_hash="h1", owner="m1")
     updated = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    state_store.commit(claimed, applied_updated=updated, status="UNSHIPPED", content_hash="h1", statecode=1, statuscode=3)
+    state_store.commit(
+        claimed, applied_updated=updated, status="UNSHIPPED", content_hash="h1", statecode=1, statuscode=3
+    )
     checkpoint = state_store.get_order(order_id)
     assert checkpoint is not None
     assert checkpoint.order_id == order_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from shared.dataverse.batch import ChangeSet, ChangeSetResponse, OperationResponse
@@ -29,7 +30,7 @@ class FakeDataverse:
         self.fail_first_batch = fail_first_batch
         self.failures: dict[int, OperationResponse] = {}  # batch number -> failure for every change set
 
-    def batch(self, items: list[Any], *, idempotent: bool, continue_on_error: bool = False) -> list[Any]:
+    def batch(self, items: Sequence[Any], *, idempotent: bool, continue_on_error: bool = False) -> list[Any]:
         self.batches.append(list(items))
         self.last_idempotent = idempotent
         if self.fail_first_batch is not None and len(self.batches) == 1:
@@ -57,7 +58,7 @@ class FakeDataverse:
 
     def query(
         self, entity_set: str, *, filter: str | None = None, select: Any = (), top: Any = None, **_: Any
-    ):
+    ) -> Iterator[dict[str, Any]]:
         self.queries.append((entity_set, filter or ""))
         return iter([self.existing] if self.existing and entity_set == "salesorders" else [])
 
@@ -74,7 +75,7 @@ def status(value: str) -> dict[str, Any]:
 def test_new_order_is_one_change_set_customer_order_lines_then_state() -> None:
     """A new unshipped order: upsert contact, order, line, then PATCH to Submitted/In Progress."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
     [[changeset]] = dataverse.batches
     methods = [(op.method, op.url.split("(")[0]) for op in changeset.operations]
     assert methods == [
@@ -105,7 +106,7 @@ def test_new_order_is_one_change_set_customer_order_lines_then_state() -> None:
 def test_no_state_change_when_the_crm_is_already_there() -> None:
     """An order already Submitted/In Progress gets no state request."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=(1, 3))])  # type: ignore[arg-type]
+    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=(1, 3))])
     assert [op.url.split("(")[0] for op in dataverse.batches[0][0].operations] == [
         "contacts",
         "salesorders",
@@ -116,7 +117,7 @@ def test_no_state_change_when_the_crm_is_already_there() -> None:
 def test_cancellation_uses_the_cancel_action() -> None:
     """Canceled is reached with CancelSalesOrder (OrderClose bound to the order), which is not idempotent."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])
     action = dataverse.batches[0][0].operations[-1]
     assert (action.method, action.url) == ("POST", "CancelSalesOrder")
     assert action.body is not None
@@ -133,7 +134,7 @@ def test_cancellation_uses_the_cancel_action() -> None:
 def test_shipment_uses_the_fulfil_action() -> None:
     """Fulfilled/Complete is reached with FulfillSalesOrder."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(**status("SHIPPED")), crm_state=(1, 3))])  # type: ignore[arg-type]
+    OrderWriter(dataverse).write([WriteJob(plan(**status("SHIPPED")), crm_state=(1, 3))])
     action = dataverse.batches[0][0].operations[-1]
     assert (action.url, action.body["Status"] if action.body else None) == ("FulfillSalesOrder", 100001)
 
@@ -141,7 +142,7 @@ def test_shipment_uses_the_fulfil_action() -> None:
 def test_status_never_moves_backwards() -> None:
     """A Pending snapshot for an order already Submitted writes fields but no state change."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("PENDING")), crm_state=(1, 3))])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("PENDING")), crm_state=(1, 3))])
     assert all(
         op.method == "PATCH" and "statecode" not in (op.body or {})
         for op in dataverse.batches[0][0].operations
@@ -154,7 +155,7 @@ def test_closed_orders_are_left_alone() -> None:
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 3, "statuscode": 100001})
     [outcome] = OrderWriter(dataverse).write(
         [WriteJob(plan(**status("SHIPPED")), crm_state=(1, 3), repair=True)]
-    )  # type: ignore[arg-type]
+    )
     assert dataverse.batches == []
     assert outcome.closed_in_crm
     assert outcome.state == (3, 100001)
@@ -163,7 +164,7 @@ def test_closed_orders_are_left_alone() -> None:
 def test_repair_reads_the_crm_state_before_choosing_the_state_action() -> None:
     """An earlier attempt that already cancelled the order is not cancelled twice."""
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 1, "statuscode": 3})
-    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None, repair=True)])  # type: ignore[arg-type]
+    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None, repair=True)])
     assert dataverse.gets == [("salesorders", {"new_amazonorderid": "113-1234567-1234567"})]
     assert not any(op.body and "statecode" in op.body for op in dataverse.batches[0][0].operations)
 
@@ -174,7 +175,7 @@ def test_lost_batch_answers_are_re_read_and_retried_once() -> None:
         existing={"salesorderid": ORDER_GUID, "statecode": 2, "statuscode": 4},
         fail_first_batch=AmbiguousWrite("answer lost"),
     )
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])
     assert len(dataverse.batches) == 1  # the retry found the order cancelled: nothing more to send
     assert outcome.ok
     assert outcome.closed_in_crm
@@ -185,7 +186,7 @@ def test_refusals_are_retried_once_as_a_repair() -> None:
     dataverse = FakeDataverse()
     dataverse.failures[1] = OperationResponse(400, {}, {"error": {"code": "0x80040203", "message": "closed"}})
     dataverse.existing = {"salesorderid": ORDER_GUID, "statecode": 3, "statuscode": 100001}
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
     assert outcome.ok
     assert outcome.closed_in_crm
 
@@ -198,7 +199,7 @@ def test_permanent_refusals_surface_after_the_repair_attempt() -> None:
     )
     dataverse.failures[1] = failure
     dataverse.failures[2] = failure
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])  # type: ignore[arg-type]
+    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
     assert outcome.error is not None
     assert not outcome.error.transient
     assert "0x80060888" in str(outcome.error)
@@ -207,7 +208,7 @@ def test_permanent_refusals_surface_after_the_repair_attempt() -> None:
 def test_unaddressable_order_ids_are_created_by_post_and_referenced_by_content_id() -> None:
     """An order id with '/' cannot be a key in the URL: looked up by $filter, created by POST, lines bind $n."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD+ID"), crm_state=None)])  # type: ignore[arg-type]
+    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD+ID"), crm_state=None)])
     operations = dataverse.batches[0][0].operations
     assert dataverse.queries[0][0] == "salesorders"
     assert "113/ODD+ID" in dataverse.queries[0][1]
@@ -225,7 +226,7 @@ def test_unaddressable_order_ids_are_created_by_post_and_referenced_by_content_i
 def test_unaddressable_existing_orders_are_patched_by_guid() -> None:
     """Found by $filter, the order is updated by its GUID with If-Match: * (never creates a twin)."""
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 0, "statuscode": 1})
-    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD"), crm_state=(0, 1))])  # type: ignore[arg-type]
+    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD"), crm_state=(0, 1))])
     order = dataverse.batches[0][0].operations[1]
     assert (order.method, order.url, order.headers) == (
         "PATCH",
@@ -238,6 +239,6 @@ def test_orders_are_grouped_into_batches() -> None:
     """Several orders share one $batch request, one change set each, up to the configured size."""
     dataverse = FakeDataverse()
     jobs = [WriteJob(plan(orderId=f"113-0000000-000000{index}"), crm_state=None) for index in range(5)]
-    outcomes = OrderWriter(dataverse, orders_per_batch=2).write(jobs)  # type: ignore[arg-type]
+    outcomes = OrderWriter(dataverse, orders_per_batch=2).write(jobs)
     assert [len(batch) for batch in dataverse.batches] == [2, 2, 1]
     assert [outcome.job.plan.order_id for outcome in outcomes] == [job.plan.order_id for job in jobs]
