@@ -342,7 +342,7 @@ def test_settling_through_the_management_node_completes_by_lock_token(client, bu
     with client.get_queue_receiver(queue) as receiver:
         [message] = receiver.receive_messages(max_wait_time=1)
         # The SDK takes this path when the receiving link is gone; it is called directly here.
-        receiver._settle_message_via_mgmt_link("completed", [message.lock_token])  # type: ignore[list-item]
+        receiver._settle_message_via_mgmt_link("completed", [message.lock_token])
         assert bus.counts(queue)["active"] == 0
 
 
