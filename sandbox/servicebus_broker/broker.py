@@ -15,7 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from proton import Condition, Delivery, Endpoint, Event, Handler, Link, Message, Receiver, Sender, symbol
+from proton import (
+    Condition,
+    Connection,
+    Delivery,
+    Endpoint,
+    Event,
+    Handler,
+    Link,
+    Message,
+    Receiver,
+    Sender,
+    symbol,
+)
 from proton.reactor import Container
 
 from . import addresses, codec
@@ -42,6 +54,8 @@ MAX_MESSAGE_SIZE = 256 * 1024
 # proton's Python binding decodes delivery tags as UTF-8 text, which binary lock tokens are not; the token is
 # kept on the delivery's attachment record instead (proton wrappers store unknown attributes there).
 _LOCK_TOKEN_ATTR = "sb_lock_token"
+# Time for close frames to go out before the container stops.
+_STOP_GRACE_SECONDS = 0.1
 # Timers fire a little late rather than early, so an expiry check never races its own deadline.
 _TIMER_SLACK_SECONDS = 0.005
 
@@ -88,6 +102,7 @@ class BrokerHandler(Handler):
         self._on_listening = on_listening
         self._container: Container | None = None
         self._acceptor: Acceptor | None = None
+        self._connections: set[Connection] = set()
         self._links: dict[Link, _LinkInfo] = {}
         self._held: list[_Held] = []
         self._expiry_timer_at: float | None = None
@@ -103,19 +118,23 @@ class BrokerHandler(Handler):
     def on_stand_in_stop(self, event: Event) -> None:
         if self._acceptor is not None:
             self._acceptor.close()
-        for link in list(self._links):
-            connection = link.connection
+        for connection in list(self._connections):
             if not connection.state & Endpoint.LOCAL_CLOSED:
                 connection.close()
+            # Stop reading: once the close frame is written proton closes the transport, and with it the
+            # socket (a socket left to the container's end would stay open).
+            if connection.transport is not None:
+                connection.transport.close_tail()
         self._links.clear()
         self._held.clear()
-        if self._container is not None:
-            self._container.stop()
+        container = _present(self._container)
+        container.schedule(_STOP_GRACE_SECONDS, _Timer(container.stop))
 
     # -- connections, sessions ------------------------------------------------------------------------
 
     def on_connection_bound(self, event: Event) -> None:
         # The SDK authenticates with SASL ANONYMOUS and then a $cbs token; other clients may use PLAIN.
+        self._connections.add(_present(event.connection))
         sasl = _present(event.transport).sasl()
         sasl.allow_insecure_mechs = True
         sasl.allowed_mechs("ANONYMOUS PLAIN")
@@ -145,6 +164,7 @@ class BrokerHandler(Handler):
     def on_transport_closed(self, event: Event) -> None:
         connection = event.connection
         if connection is not None:
+            self._connections.discard(connection)
             self._forget(lambda link: link.connection == connection)
 
     # -- links ----------------------------------------------------------------------------------------
