@@ -41,7 +41,7 @@ from shared.mapping.amazon_to_canonical import to_canonical
 from shared.mapping.config import MappingConfig
 from shared.mapping.salesorder import OrderWritePlan, plan_order
 from shared.messaging import InboundMessage, Settlement
-from shared.state.store import ConcurrentUpdate, OrderCheckpoint, StateStore
+from shared.state.store import Claim, ConcurrentUpdate, NotificationRef, OrderCheckpoint, StateStore
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ SEARCH_MIN_ORDERS = 10
 # A claim older than this belongs to an attempt that died; a younger one to an instance still writing.
 PENDING_LEASE = timedelta(seconds=60)
 CONTENTION_WAIT_SECONDS = 5.0
+# Notification time and Amazon's lastUpdatedTime of the same change can differ by a little.
+SEARCH_MARGIN = timedelta(seconds=60)
 CONTENTION_POLL_SECONDS = 0.25
 
 
@@ -72,6 +74,7 @@ class UnknownSku(PermanentError):
 class SyncReport:
     settlements: list[Settlement] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    applied: list[NotificationRef] = field(default_factory=list)
     unknown_skus: Counter[str] = field(default_factory=Counter)
 
 
@@ -85,6 +88,12 @@ class _Notice:
     def change_time(self) -> datetime:
         return self.change.trigger.time_of_order_change or self.envelope.event_time
 
+    @property
+    def ref(self) -> NotificationRef:
+        return NotificationRef(
+            self.envelope.notification_id, self.envelope.event_time, self.change.amazon_order_id
+        )
+
 
 @dataclass
 class _OrderWork:
@@ -96,6 +105,16 @@ class _OrderWork:
     plan: OrderWritePlan | None = None
     claimed: OrderCheckpoint | None = None
     repair: bool = False
+
+    @property
+    def owner(self) -> str:
+        """Who claims the order: the first message; its redelivery recognises the claim as its own."""
+        return self.notices[0].message.message_id
+
+    @property
+    def content_hash(self) -> str:
+        assert self.plan is not None
+        return self.plan.content_hash()
 
     @property
     def oldest_change(self) -> datetime:
@@ -145,14 +164,16 @@ class OrderSync:
         notices = self._parse(messages, report)
         notices = self._drop_duplicates(notices, report)
         work = self._group(notices)
+        checkpoints = self._state.get_orders(item.order_id for item in work)
         for item in work:
-            item.checkpoint = self._state.get_order(item.order_id)
+            item.checkpoint = checkpoints.get(item.order_id)
         work = [item for item in work if not self._stale_before_fetch(item, report)]
         self._fetch(work, report)
         work = [item for item in work if item.raw is not None and self._mapped(item, report)]
         self._plan(work, report)
-        work = [item for item in work if item.plan is not None and self._claimed(item, report)]
+        work = self._claim_all([item for item in work if item.plan is not None], report)
         self._write(work, report)
+        self._remember_applied(report)
         with self._totals_lock:
             self.totals.update(report.counts)
         log.info(
@@ -191,7 +212,7 @@ class OrderSync:
         return notices
 
     def _drop_duplicates(self, notices: list[_Notice], report: SyncReport) -> list[_Notice]:
-        seen = self._state.seen_notifications(notice.envelope.notification_id for notice in notices)
+        seen = self._state.seen_notifications(notice.ref for notice in notices)
         fresh: list[_Notice] = []
         in_batch: set[str] = set()
         for notice in notices:
@@ -242,6 +263,8 @@ class OrderSync:
         if len(searchable) < SEARCH_MIN_ORDERS or pages < 1:
             return
         after = min(item.oldest_change for item in searchable.values()) - timedelta(seconds=1)
+        # A window just wide enough for the wanted orders keeps unrelated orders off the pages.
+        before = min(before, max(item.newest_change for item in searchable.values()) + SEARCH_MARGIN)
         missing = set(searchable)
         try:
             for raw in self._orders.search_orders(
@@ -326,12 +349,50 @@ class OrderSync:
                 continue
             item.plan = plan
 
+    def _claim_all(self, work: list[_OrderWork], report: SyncReport) -> list[_OrderWork]:
+        """Claim every order about to be written in one go; the few that meet another instance's claim
+        wait it out one by one."""
+        ready: list[_OrderWork] = []
+        contended: list[_OrderWork] = []
+        for item in work:
+            checkpoint = item.checkpoint
+            fresh_claim = (
+                checkpoint is not None
+                and checkpoint.is_pending
+                and not self._abandoned_claim(checkpoint, item.owner)
+            )
+            (contended if fresh_claim else ready).append(item)
+        try:
+            results = self._state.claim_all(
+                [Claim(item.checkpoint, item.order_id, item.content_hash, item.owner) for item in ready]
+            )
+        except SyncError as exc:
+            for item in work:
+                self._fail(item, exc, report)
+            return []
+        claimed: list[_OrderWork] = []
+        for item in ready:
+            result = results[item.order_id]
+            if isinstance(result, ConcurrentUpdate):
+                contended.append(item)
+                continue
+            item.repair = item.checkpoint is not None and item.checkpoint.is_pending
+            item.claimed = result
+            claimed.append(item)
+        for item in contended:
+            try:
+                if self._claimed(item, report):
+                    claimed.append(item)
+            except SyncError as exc:
+                self._fail(item, exc, report)
+        return claimed
+
     def _claimed(self, item: _OrderWork, report: SyncReport) -> bool:
         """Claim the checkpoint for this write; wait out another instance that is writing the same order."""
         assert item.plan is not None
-        owner = item.notices[0].message.message_id
+        owner = item.owner
+        checkpoint = self._state.get_order(item.order_id)
         deadline = time.monotonic() + CONTENTION_WAIT_SECONDS
-        checkpoint = item.checkpoint
         while True:
             if (
                 checkpoint is not None
@@ -393,51 +454,63 @@ class OrderSync:
             WriteJob(item.plan, _crm_state(item.checkpoint), repair=item.repair) for item in work if item.plan
         ]
         by_order = {item.order_id: item for item in work}
+        written: list[tuple[_OrderWork, WriteOutcome]] = []
         for outcome in self._writer.write(jobs):
             item = by_order[outcome.job.plan.order_id]
             if outcome.error is not None:
                 self._fail(item, outcome.error, report)
-                continue
-            self._commit(item, outcome, report)
+            else:
+                written.append((item, outcome))
+        self._commit_all(written, report)
 
-    def _commit(self, item: _OrderWork, outcome: WriteOutcome, report: SyncReport) -> None:
-        assert item.plan is not None
-        assert item.claimed is not None
-        statecode, statuscode = outcome.state or (None, None)
+    def _commit_all(self, written: list[tuple[_OrderWork, WriteOutcome]], report: SyncReport) -> None:
+        commits = []
+        for item, outcome in written:
+            assert item.plan is not None
+            assert item.claimed is not None
+            statecode, statuscode = outcome.state or (None, None)
+            applied = {
+                "applied_updated": item.plan.amazon_updated,
+                "status": item.plan.status.value,
+                "content_hash": item.content_hash,
+                "statecode": statecode,
+                "statuscode": statuscode,
+                "salesorder_id": outcome.salesorder_id or item.claimed.salesorder_id,
+            }
+            commits.append((item.claimed, applied))
         try:
-            self._state.commit(
-                item.claimed,
-                applied_updated=item.plan.amazon_updated,
-                status=item.plan.status.value,
-                content_hash=item.plan.content_hash(),
-                statecode=statecode,
-                statuscode=statuscode,
-                salesorder_id=outcome.salesorder_id or item.claimed.salesorder_id,
-            )
+            results = self._state.commit_all(commits)
         except SyncError as exc:
-            self._fail(item, exc, report)
+            for item, _ in written:
+                self._fail(item, exc, report)
             return
-        if outcome.closed_in_crm:
-            log.info("Order %s is closed in Dynamics; nothing written", item.order_id)
-            report.counts["closed_in_crm"] += 1
-        else:
-            report.counts["written"] += 1
-        self._finish(item, report)
+        for item, outcome in written:
+            result = results[item.order_id]
+            if isinstance(result, SyncError):
+                self._fail(item, result, report)
+                continue
+            if outcome.closed_in_crm:
+                log.info("Order %s is closed in Dynamics; nothing written", item.order_id)
+                report.counts["closed_in_crm"] += 1
+            else:
+                report.counts["written"] += 1
+            self._finish(item, report)
 
     # --- settling ---------------------------------------------------------------------------------
     def _finish(self, item: _OrderWork, report: SyncReport) -> None:
-        """Complete the order's messages and remember their NotificationIds."""
+        """Complete the order's messages; their NotificationIds are recorded at the end of the batch."""
+        report.applied += [notice.ref for notice in item.notices]
+        report.settlements += [Settlement.complete(notice.message) for notice in item.notices]
+
+    def _remember_applied(self, report: SyncReport) -> None:
+        """Record applied NotificationIds. If this fails the messages are still completed: a redelivery is
+        caught by the order checkpoint instead (the notification is stale by then)."""
         try:
-            self._state.mark_notifications(
-                {notice.envelope.notification_id: item.order_id for notice in item.notices}
-            )
+            self._state.mark_notifications(report.applied)
         except SyncError as exc:
             log.warning(
-                "Could not record notifications of order %s as applied (%s)",
-                item.order_id,
-                type(exc).__name__,
+                "Could not record %d notifications as applied (%s)", len(report.applied), type(exc).__name__
             )
-        report.settlements += [Settlement.complete(notice.message) for notice in item.notices]
 
     def _fail(self, item: _OrderWork, error: SyncError, report: SyncReport) -> None:
         if error.transient:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from shared.canonical import Order, OrderLine, OrderStatus
@@ -89,6 +90,10 @@ class OrderWritePlan:
 
     def content_hash(self) -> str:
         """Fingerprint of everything we would write: equal hashes mean there is nothing to do."""
+        return self._content_hash
+
+    @cached_property
+    def _content_hash(self) -> str:
         payload = {
             "customer": asdict(self.customer),
             "salesorder": asdict(self.salesorder),

@@ -1,14 +1,21 @@
 """Processing state on Azure Table Storage: notification dedupe and per-order checkpoints.
 
 One table, two kinds of rows:
-- `n-xx` partitions: one row per NotificationId already applied (SQS delivers at least once and Service
-  Bus may redeliver, so the same notification arrives more than once).
-- `o-xx` partitions: one checkpoint per Amazon order: the Amazon `lastUpdatedTime` last written to the CRM,
-  the content hash of what was written, the CRM state, and a *pending* claim while a write is under way.
+- `n-<yyyymmdd>` partitions (the notification's EventTime day): one row per NotificationId already
+  applied. SQS delivers at least once and Service Bus may redeliver; a redelivery carries the same
+  envelope, so it lands in the same partition. Day partitions also make clean-up a matter of dropping
+  old partitions.
+- `o-<n>` partitions (four, by hash of the order id): one checkpoint per Amazon order: the Amazon
+  `lastUpdatedTime` last written to the CRM, the content hash of that write, the CRM state, and a
+  *pending* claim while a write is under way.
 
 Every checkpoint change is conditional on the ETag read before it, so two function instances cannot both
-apply the same change: the loser gets ConcurrentUpdate (transient) and its message is redelivered. A
+apply the same change: the loser gets ConcurrentUpdate (transient) and its message comes back later. A
 pending claim that outlives its write marks a write that failed half-way; the next delivery repairs it.
+
+Calls are batched per function invocation: lookups read up to 14 rows per query (Table Storage allows 15
+comparisons in a filter, one is the partition), writes go as entity-group transactions of up to 100
+rows per partition, each row still guarded by its own ETag.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from shared.errors import TransientError
@@ -37,7 +44,9 @@ log = logging.getLogger(__name__)
 # Table keys may not contain / \ # ? or control characters: those (and %, the escape) are percent-encoded,
 # every other printable ASCII character stays readable in Storage Explorer.
 _KEY_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not in "/\\#?%")
-_TRANSACTION_LIMIT = 100  # entities per Table Storage transaction
+_TRANSACTION_LIMIT = 100  # entities per Table Storage transaction (same partition)
+_KEYS_PER_QUERY = 14  # Table Storage allows 15 comparisons per $filter; one is the partition
+ORDER_PARTITIONS = 4  # spreads checkpoint writes over partitions (each takes ~2000 entity ops/s)
 
 
 class ConcurrentUpdate(TransientError):
@@ -46,12 +55,40 @@ class ConcurrentUpdate(TransientError):
     reason = "ConcurrentUpdate"
 
 
+class StateUnavailable(TransientError):
+    """Table Storage could not be reached or answered with a server error."""
+
+    reason = "StateStorageUnavailable"
+
+
+@contextlib.contextmanager
+def _storage(what: str) -> Iterator[None]:
+    """Azure SDK failures become StateUnavailable, which the flow knows to retry."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:
+        raise StateUnavailable(f"Table Storage {what} failed ({type(exc).__name__})") from None
+
+
 def row_key(value: str) -> str:
     return quote(value, safe=_KEY_SAFE)
 
 
-def _partition(kind: str, value: str) -> str:
-    return f"{kind}-{hashlib.sha1(value.encode('utf-8'), usedforsecurity=False).hexdigest()[:2]}"
+def order_partition(order_id: str) -> str:
+    digest = hashlib.sha1(order_id.encode("utf-8"), usedforsecurity=False).digest()
+    return f"o-{digest[0] % ORDER_PARTITIONS}"
+
+
+class NotificationRef(NamedTuple):
+    notification_id: str
+    event_time: datetime
+    order_id: str
+
+    @property
+    def partition(self) -> str:
+        return "n-" + as_utc(self.event_time).strftime("%Y%m%d")
 
 
 @dataclass(frozen=True)
@@ -73,12 +110,29 @@ class OrderCheckpoint:
         return self.pending_hash is not None
 
 
+class Claim(NamedTuple):
+    current: OrderCheckpoint | None  # as read; None when the order has no checkpoint yet
+    order_id: str
+    content_hash: str
+    owner: str
+
+
 class StateStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table
         self._table_ready = False
         self._lock = threading.Lock()
-        self.requests = 0  # Table Storage calls made, for the benchmark
+        self._requests = 0
+        self._requests_lock = threading.Lock()
+
+    @property
+    def requests(self) -> int:
+        """Table Storage calls made (the benchmark prints them per order)."""
+        return self._requests
+
+    def _count(self) -> None:
+        with self._requests_lock:
+            self._requests += 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StateStore:
@@ -103,103 +157,173 @@ class StateStore:
                 return
             from azure.core.exceptions import ResourceExistsError
 
-            with contextlib.suppress(ResourceExistsError):
+            with _storage("create table"), contextlib.suppress(ResourceExistsError):
                 self._table.create_table()
             self._table_ready = True
 
     # --- notification dedupe ----------------------------------------------------------------------
-    def seen_notifications(self, notification_ids: Iterable[str]) -> set[str]:
+    def seen_notifications(self, notifications: Iterable[NotificationRef]) -> set[str]:
         """Which of these notifications were already applied."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        self.ensure_table()
+        by_partition: dict[str, dict[str, str]] = defaultdict(dict)
+        for notification in notifications:
+            by_partition[notification.partition][row_key(notification.notification_id)] = (
+                notification.notification_id
+            )
         seen = set()
-        for notification_id in dict.fromkeys(notification_ids):
-            self.requests += 1
-            try:
-                self._table.get_entity(
-                    _partition("n", notification_id), row_key(notification_id), select=["RowKey"]
-                )
-            except ResourceNotFoundError:
-                continue
-            seen.add(notification_id)
+        for partition, ids in by_partition.items():
+            for entity in self._lookup(partition, list(ids), select=["RowKey"]):
+                seen.add(ids[entity["RowKey"]])
         return seen
 
-    def mark_notifications(self, notifications: dict[str, str]) -> None:
-        """Record notifications (id -> order id) as applied, one transaction per partition and 100 rows."""
-        self.ensure_table()
-        by_partition: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    def mark_notifications(self, notifications: Iterable[NotificationRef]) -> None:
+        """Record notifications as applied."""
         now = utc_now()
-        for notification_id, order_id in notifications.items():
-            partition = _partition("n", notification_id)
-            by_partition[partition].append(
+        by_partition: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for notification in notifications:
+            by_partition[notification.partition].append(
                 {
-                    "PartitionKey": partition,
-                    "RowKey": row_key(notification_id),
-                    "OrderId": order_id,
+                    "PartitionKey": notification.partition,
+                    "RowKey": row_key(notification.notification_id),
+                    "OrderId": notification.order_id,
                     "AppliedAt": now,
                 }
             )
+        self.ensure_table()
         for entities in by_partition.values():
-            for start in range(0, len(entities), _TRANSACTION_LIMIT):
-                self.requests += 1
-                self._table.submit_transaction(
-                    [("upsert", entity) for entity in entities[start : start + _TRANSACTION_LIMIT]]
-                )
+            for chunk in _chunks(entities, _TRANSACTION_LIMIT):
+                self._count()
+                with _storage("dedupe write"):
+                    self._table.submit_transaction([("upsert", entity) for entity in chunk])
 
     # --- order checkpoints ----------------------------------------------------------------------------
     def get_order(self, order_id: str) -> OrderCheckpoint | None:
-        from azure.core.exceptions import ResourceNotFoundError
+        return self.get_orders([order_id]).get(order_id)
 
-        self.ensure_table()
-        self.requests += 1
-        try:
-            entity = self._table.get_entity(_partition("o", order_id), row_key(order_id))
-        except ResourceNotFoundError:
-            return None
-        return _checkpoint(order_id, entity)
+    def get_orders(self, order_ids: Iterable[str]) -> dict[str, OrderCheckpoint]:
+        """The checkpoints that exist for these orders, by order id."""
+        by_partition: dict[str, dict[str, str]] = defaultdict(dict)
+        for order_id in order_ids:
+            by_partition[order_partition(order_id)][row_key(order_id)] = order_id
+        found: dict[str, OrderCheckpoint] = {}
+        for partition, ids in by_partition.items():
+            for entity in self._lookup(partition, list(ids)):
+                order_id = ids[entity["RowKey"]]
+                found[order_id] = _checkpoint(order_id, entity)
+        return found
 
     def claim(
         self, current: OrderCheckpoint | None, order_id: str, *, content_hash: str, owner: str
     ) -> OrderCheckpoint:
-        """Mark a write as under way, conditional on `current` being what is stored."""
-        base = current or OrderCheckpoint(order_id=order_id)
-        claimed = replace(base, pending_hash=content_hash, pending_owner=owner, pending_since=utc_now())
-        return self._save(claimed, create=current is None)
+        """Mark one write as under way, conditional on `current` being what is stored."""
+        result = self.claim_all([Claim(current, order_id, content_hash, owner)])[order_id]
+        if isinstance(result, ConcurrentUpdate):
+            raise result
+        return result
+
+    def claim_all(self, claims: Sequence[Claim]) -> dict[str, OrderCheckpoint | ConcurrentUpdate]:
+        """Claim many orders at once; each succeeds or fails on its own ETag."""
+        now = utc_now()
+        writes = []
+        for claim in claims:
+            base = claim.current or OrderCheckpoint(order_id=claim.order_id)
+            claimed = replace(
+                base, pending_hash=claim.content_hash, pending_owner=claim.owner, pending_since=now
+            )
+            writes.append((claimed, claim.current is None))
+        return self._save_all(writes)
 
     def commit(self, claimed: OrderCheckpoint, **applied: Any) -> OrderCheckpoint:
         """Record the write as done (fields of OrderCheckpoint in `applied`) and clear the claim."""
-        done = replace(claimed, pending_hash=None, pending_owner=None, pending_since=None, **applied)
-        return self._save(done, create=False)
+        result = self.commit_all([(claimed, applied)])[claimed.order_id]
+        if isinstance(result, ConcurrentUpdate):
+            raise result
+        return result
+
+    def commit_all(
+        self, commits: Sequence[tuple[OrderCheckpoint, dict[str, Any]]]
+    ) -> dict[str, OrderCheckpoint | ConcurrentUpdate]:
+        writes = [
+            (replace(claimed, pending_hash=None, pending_owner=None, pending_since=None, **applied), False)
+            for claimed, applied in commits
+        ]
+        return self._save_all(writes)
 
     def release(self, claimed: OrderCheckpoint) -> OrderCheckpoint:
         """Give up a claim after a permanent failure, so no repair is attempted for it."""
-        return self._save(
-            replace(claimed, pending_hash=None, pending_owner=None, pending_since=None), create=False
-        )
+        return self.commit(claimed)
 
-    def _save(self, checkpoint: OrderCheckpoint, *, create: bool) -> OrderCheckpoint:
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-        from azure.data.tables import UpdateMode
-
+    # --- Table Storage calls ----------------------------------------------------------------------------
+    def _lookup(
+        self, partition: str, row_keys: list[str], *, select: list[str] | None = None
+    ) -> Iterator[Any]:
+        """Rows of `partition` with these row keys, 14 keys per query."""
         self.ensure_table()
-        entity = _entity(checkpoint)
-        self.requests += 1
-        try:
-            if create:
-                metadata = self._table.create_entity(entity)
-            else:
-                metadata = self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=checkpoint.etag,
-                    match_condition=MatchConditions.IfNotModified,
+        for chunk in _chunks(row_keys, _KEYS_PER_QUERY):
+            parameters = {"pk": partition, **{f"r{index}": key for index, key in enumerate(chunk)}}
+            # Spaces around the parentheses: the SDK finds @parameters by splitting on spaces.
+            keys = " or ".join(f"RowKey eq @r{index}" for index in range(len(chunk)))
+            self._count()
+            with _storage("lookup"):
+                rows = list(
+                    self._table.query_entities(
+                        f"PartitionKey eq @pk and ( {keys} )", parameters=parameters, select=select
+                    )
                 )
-        except (ResourceExistsError, ResourceModifiedError):
-            raise ConcurrentUpdate(
-                f"order {checkpoint.order_id}: checkpoint changed by another instance"
-            ) from None
+            yield from rows
+
+    def _save_all(
+        self, writes: Sequence[tuple[OrderCheckpoint, bool]]
+    ) -> dict[str, OrderCheckpoint | ConcurrentUpdate]:
+        """Conditional writes (create, or replace if the ETag still matches), one transaction per partition.
+        A transaction fails as a whole when one row lost its race; then each row is written on its own so
+        the others still go through."""
+        self.ensure_table()
+        results: dict[str, OrderCheckpoint | ConcurrentUpdate] = {}
+        by_partition: dict[str, list[tuple[OrderCheckpoint, bool]]] = defaultdict(list)
+        for checkpoint, create in writes:
+            by_partition[order_partition(checkpoint.order_id)].append((checkpoint, create))
+        for group in by_partition.values():
+            for chunk in _chunks(group, _TRANSACTION_LIMIT):
+                etags = self._transaction(chunk) if len(chunk) > 1 else None
+                if etags is None:
+                    for checkpoint, create in chunk:
+                        results[checkpoint.order_id] = self._save(checkpoint, create=create)
+                else:
+                    for (checkpoint, _), etag in zip(chunk, etags, strict=True):
+                        results[checkpoint.order_id] = replace(checkpoint, etag=etag)
+        return results
+
+    def _transaction(self, chunk: Sequence[tuple[OrderCheckpoint, bool]]) -> list[str | None] | None:
+        """The rows' new ETags, or None when one of them lost its race (nothing was written then)."""
+        from azure.data.tables import TableTransactionError
+
+        self._count()
+        with _storage("checkpoint transaction"):
+            try:
+                answers = self._table.submit_transaction(
+                    [_operation(checkpoint, create) for checkpoint, create in chunk]
+                )
+            except TableTransactionError:
+                log.info("Checkpoint transaction lost a race; writing its %d rows one by one", len(chunk))
+                return None
+        return [answer.get("etag") for answer in answers]
+
+    def _save(self, checkpoint: OrderCheckpoint, *, create: bool) -> OrderCheckpoint | ConcurrentUpdate:
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        _, entity, options = _operation(checkpoint, create)
+        self._count()
+        with _storage("checkpoint write"):
+            try:
+                metadata = (
+                    self._table.create_entity(entity)
+                    if create
+                    else self._table.update_entity(entity, **options)
+                )
+            except (ResourceExistsError, ResourceModifiedError):
+                return ConcurrentUpdate(
+                    f"order {checkpoint.order_id}: checkpoint changed by another instance"
+                )
         return replace(checkpoint, etag=metadata.get("etag"))
 
 
@@ -216,9 +340,27 @@ _FIELDS = (
 )
 
 
+def _operation(checkpoint: OrderCheckpoint, create: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    entity = _entity(checkpoint)
+    if create:
+        return ("create", entity, {})
+    return (
+        "update",
+        entity,
+        {
+            "mode": UpdateMode.REPLACE,
+            "etag": checkpoint.etag,
+            "match_condition": MatchConditions.IfNotModified,
+        },
+    )
+
+
 def _entity(checkpoint: OrderCheckpoint) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": _partition("o", checkpoint.order_id),
+        "PartitionKey": order_partition(checkpoint.order_id),
         "RowKey": row_key(checkpoint.order_id),
         "OrderId": checkpoint.order_id,
     }
@@ -242,3 +384,8 @@ def _checkpoint(order_id: str, entity: Any) -> OrderCheckpoint:
 
 def _column(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

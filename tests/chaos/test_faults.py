@@ -82,16 +82,16 @@ def test_a_crash_after_writing_and_before_the_checkpoint_is_repaired_by_the_next
     sandbox.publish(order_change_notification(unshipped))
     sandbox.deliver()
 
-    original_commit = StateStore.commit
+    original_commit = StateStore.commit_all
     crashes: list[str] = []
 
-    def crash_once(self: StateStore, claimed, **applied):
+    def crash_once(self: StateStore, commits):
         if not crashes:
-            crashes.append(claimed.order_id)
+            crashes.extend(claimed.order_id for claimed, _ in commits)
             raise RuntimeError("worker process killed")
-        return original_commit(self, claimed, **applied)
+        return original_commit(self, commits)
 
-    monkeypatch.setattr(StateStore, "commit", crash_once)
+    monkeypatch.setattr(StateStore, "commit_all", crash_once)
     sandbox.spapi.put_order(cancelled.to_api())
     sandbox.publish(order_change_notification(cancelled))
     host = sandbox.deliver()

@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.state.store import ConcurrentUpdate, StateStore
+from shared.state.store import ORDER_PARTITIONS, Claim, ConcurrentUpdate, NotificationRef, StateStore
 
 pytestmark = pytest.mark.sockets
 
 
+DAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def ref(notification_id: str, day: datetime = DAY) -> NotificationRef:
+    return NotificationRef(notification_id, day, "113-1")
+
+
 def test_notifications_are_remembered_once_marked(state_store: StateStore) -> None:
     """Marked notification ids are reported as seen; others are not."""
-    assert state_store.seen_notifications(["a", "b"]) == set()
-    state_store.mark_notifications({"a": "113-1", "c": "113-2"})
-    assert state_store.seen_notifications(["a", "b", "c"]) == {"a", "c"}
+    assert state_store.seen_notifications([ref("a"), ref("b")]) == set()
+    state_store.mark_notifications([ref("a"), ref("c")])
+    assert state_store.seen_notifications([ref("a"), ref("b"), ref("c")]) == {"a", "c"}
 
 
-def test_many_notifications_are_marked_in_partitioned_transactions(state_store: StateStore) -> None:
-    """Hundreds of ids are written in transactions of at most 100 rows per partition."""
-    ids = {f"notification-{index}": "113-1" for index in range(450)}
-    state_store.mark_notifications(ids)
-    assert state_store.seen_notifications(ids) == set(ids)
+def test_dedupe_rows_live_in_the_partition_of_their_event_day(state_store: StateStore) -> None:
+    """A redelivered envelope carries the same EventTime, so it finds its row in the same day partition."""
+    state_store.mark_notifications([ref("a", DAY)])
+    assert state_store.seen_notifications([ref("a", DAY + timedelta(hours=5))]) == {"a"}
+    assert state_store.seen_notifications([ref("a", DAY + timedelta(days=1))]) == set()
+
+
+def test_many_notifications_cost_few_requests(state_store: StateStore) -> None:
+    """450 ids: written in transactions of 100, looked up 14 per query, ids with awkward characters included."""
+    refs = [ref(f"notification-{index}/#?%") for index in range(450)]
+    before = state_store.requests
+    state_store.mark_notifications(refs)
+    assert state_store.requests - before <= 5 + 1  # 5 transactions (+ table creation check)
+    before = state_store.requests
+    assert state_store.seen_notifications(refs) == {item.notification_id for item in refs}
+    assert state_store.requests - before == 33  # ceil(450 / 14)
+
+
+def test_checkpoints_of_many_orders_are_claimed_and_committed_in_transactions(
+    state_store: StateStore,
+) -> None:
+    """100 orders: a handful of transactions (one per partition), each row guarded by its own ETag."""
+    ids = [f"113-{index:07d}-0000000" for index in range(100)]
+    before = state_store.requests
+    claimed = state_store.claim_all([Claim(None, order_id, "h", "m") for order_id in ids])
+    assert all(not isinstance(result, ConcurrentUpdate) for result in claimed.values())
+    committed = state_store.commit_all(
+        [
+            (result, {"content_hash": "h"})
+            for result in claimed.values()
+            if not isinstance(result, ConcurrentUpdate)
+        ]
+    )
+    assert state_store.requests - before <= 2 * ORDER_PARTITIONS + 1
+    assert len(committed) == 100
+    stored = state_store.get_orders(ids)
+    assert set(stored) == set(ids)
+    assert not any(checkpoint.is_pending for checkpoint in stored.values())
+
+
+def test_one_lost_race_does_not_fail_the_other_claims(state_store: StateStore) -> None:
+    """When one row of a transaction lost its race, the others are still claimed, one by one."""
+    taken = state_store.claim(None, "113-0000001-0000000", content_hash="h", owner="other")
+    assert taken.is_pending
+    ids = [f"113-{index:07d}-0000000" for index in range(1, 30)]
+    results = state_store.claim_all([Claim(None, order_id, "h", "me") for order_id in ids])
+    assert isinstance(results["113-0000001-0000000"], ConcurrentUpdate)
+    assert all(not isinstance(results[order_id], ConcurrentUpdate) for order_id in ids[1:])
 
 
 @pytest.mark.parametrize("order_id", ["113-1234567-1234567", "A/B#C?D\\E%F", "Ünïcødé 'quoted'"])
