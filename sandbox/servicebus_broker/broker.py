@@ -81,7 +81,7 @@ class _Held:
 
     delivery: Delivery
     queue: str
-    messages: list[bytes]
+    messages: list[tuple[bytes, str | None]]  # encoded message, message_id
 
 
 class _Timer(Handler):
@@ -133,11 +133,12 @@ class BrokerHandler(Handler):
     # -- connections, sessions ------------------------------------------------------------------------
 
     def on_connection_bound(self, event: Event) -> None:
-        # The SDK authenticates with SASL ANONYMOUS and then a $cbs token; other clients may use PLAIN.
+        # The SDK's only mechanism is ANONYMOUS, followed by a $cbs put-token (Service Bus also offers PLAIN,
+        # MSSBCBS and EXTERNAL). proton's wheel has no Cyrus SASL, and its built-in server side cannot check
+        # PLAIN, so the stand-in offers ANONYMOUS alone rather than a mechanism that always fails.
         self._connections.add(_present(event.connection))
         sasl = _present(event.transport).sasl()
-        sasl.allow_insecure_mechs = True
-        sasl.allowed_mechs("ANONYMOUS PLAIN")
+        sasl.allowed_mechs("ANONYMOUS")
 
     def on_connection_remote_open(self, event: Event) -> None:
         connection = _present(event.connection)
@@ -233,49 +234,44 @@ class BrokerHandler(Handler):
     def _on_incoming_message(self, delivery: Delivery, queue: str, payload: bytes) -> None:
         condition = self._store.take_send_failure(queue)
         if condition is not None:
-            _settle(
-                delivery,
-                Delivery.REJECTED,
-                _condition(condition, "Refused by the stand-in (fail_next_sends)."),
-            )
+            refusal = _condition(condition, "Refused by the stand-in (fail_next_sends).")
+            _settle(delivery, Delivery.REJECTED, refusal)
             return
-        messages = codec.split_transfer(payload)
-        stalled_until = self._store.stalled_until(queue)
-        if stalled_until is not None:
-            self._held.append(_Held(delivery, queue, messages))
-            self._schedule(stalled_until, self._release_held)
-            return
-        self._store_and_accept(delivery, queue, messages)
-
-    def _store_and_accept(self, delivery: Delivery, queue: str, messages: list[bytes]) -> None:
         try:
-            decoded = [codec.decode(raw) for raw in messages]
+            messages = [
+                (raw, codec.message_id_of(codec.decode(raw))) for raw in codec.split_transfer(payload)
+            ]
         except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
             _settle(
                 delivery, Delivery.REJECTED, _condition(DECODE_ERROR, "The message could not be decoded.")
             )
             return
-        dropped = sum(
-            not self._store.enqueue(queue, raw, codec.message_id_of(message))
-            for raw, message in zip(messages, decoded, strict=True)
-        )
+        stalled_until = self._store.stalled_until(queue)
+        if stalled_until is not None:
+            self._held.append(_Held(delivery, queue, messages))
+            self._schedule(stalled_until, self._release_held)
+            return
+        self._store_messages(queue, messages)
+        # Duplicates are acknowledged as accepted too: the sender must not learn the difference.
+        _settle(delivery, Delivery.ACCEPTED)
+
+    def _store_messages(self, queue: str, messages: list[tuple[bytes, str | None]]) -> None:
+        dropped = sum(not self._store.enqueue(queue, raw, message_id) for raw, message_id in messages)
         if dropped:
             _LOG.debug("Dropped %d duplicate message(s) on %s", dropped, queue)
-        # Duplicates are acknowledged as accepted: the sender must not learn the difference.
-        _settle(delivery, Delivery.ACCEPTED)
         self._pump(Entity(queue))
 
     def _release_held(self) -> None:
-        now = time.time()
         still_held: list[_Held] = []
         for held in self._held:
-            stalled_until = self._store.stalled_until(held.queue)
-            if stalled_until is not None and stalled_until > now:
+            if self._store.stalled_until(held.queue) is not None:
                 still_held.append(held)
-            else:
-                # Stored even when the sender gave up waiting: a send that timed out may still have landed,
-                # as on the real service. Duplicate detection then drops the SDK's retry.
-                self._store_and_accept(held.delivery, held.queue, held.messages)
+                continue
+            # Stored even when the sender gave up waiting and went away: a send that timed out may still
+            # have landed, as on the real service (duplicate detection then drops the SDK's retry).
+            self._store_messages(held.queue, held.messages)
+            if _still_open(held.delivery):
+                _settle(held.delivery, Delivery.ACCEPTED)
         self._held = still_held
 
     def _on_disposition(self, delivery: Delivery, info: _LinkInfo | None) -> None:
@@ -443,7 +439,6 @@ class BrokerHandler(Handler):
         # them through $management (update-disposition), as Service Bus allows.
         for link in [link for link in self._links if matches(link)]:
             del self._links[link]
-        self._held = [held for held in self._held if not matches(held.delivery.link)]
 
 
 def _usable(link: Link) -> bool:
@@ -460,6 +455,11 @@ def _condition(name: str, description: str) -> Condition:
     # Always with an info map, as Service Bus sends (a tracking id): the SDK's send path reads the error's
     # third field unconditionally, and proton leaves a null info out, which made the SDK hang on a refusal.
     return Condition(name, description, {symbol("com.microsoft:tracking-id"): str(uuid.uuid4())})
+
+
+def _still_open(delivery: Delivery) -> bool:
+    connection = delivery.connection
+    return _usable(delivery.link) and bool(connection.state & Endpoint.LOCAL_ACTIVE)
 
 
 def _settle(delivery: Delivery, state: Any, condition: Condition | None = None) -> None:

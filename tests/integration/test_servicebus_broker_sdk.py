@@ -297,11 +297,17 @@ def test_a_refused_send_raises_the_sdks_server_busy_error(client, bus, queue):
     assert bus.counts(queue)["active"] == 1
 
 
-def test_a_stalled_send_times_out_at_the_sender(client, bus, queue):
-    """stall_sends() withholds the acknowledgement so send_messages(timeout=...) raises OperationTimeoutError."""
-    bus.stall_sends(queue, 1.5)
-    with client.get_queue_sender(queue) as sender, pytest.raises(OperationTimeoutError):
-        sender.send_messages(ServiceBusMessage(b"slow", message_id="stall-1"), timeout=0.5)
+def test_a_stalled_send_times_out_at_the_sender_and_may_still_land(client, bus, queue):
+    """stall_sends() withholds the acknowledgement: send_messages(timeout=...) raises, the message lands later."""
+    with client.get_queue_sender(queue) as sender:
+        bus.stall_sends(queue, 1.0)
+        with pytest.raises(OperationTimeoutError):
+            sender.send_messages(ServiceBusMessage(b"slow", message_id="stall-1"), timeout=0.3)
+        assert bus.counts(queue)["active"] == 0
+    with client.get_queue_receiver(queue) as receiver:
+        [landed] = receiver.receive_messages(max_wait_time=2)  # handed out when the stall ends
+        assert landed.message_id == "stall-1"
+        receiver.complete_message(landed)
 
 
 def test_two_receivers_never_hold_the_same_locked_message(client, bus, queue):
