@@ -52,7 +52,7 @@ SEARCH_MIN_ORDERS = 10
 PENDING_LEASE = timedelta(seconds=60)
 CONTENTION_WAIT_SECONDS = 5.0
 # Notification time and Amazon's lastUpdatedTime of the same change can differ by a little.
-SEARCH_MARGIN = timedelta(seconds=60)
+SEARCH_MARGIN = timedelta(seconds=5)
 CONTENTION_POLL_SECONDS = 0.25
 
 
@@ -262,7 +262,7 @@ class OrderSync:
         pages = int(self._orders.search_tokens_available)
         if len(searchable) < SEARCH_MIN_ORDERS or pages < 1:
             return
-        after = min(item.oldest_change for item in searchable.values()) - timedelta(seconds=1)
+        after = min(item.oldest_change for item in searchable.values()) - SEARCH_MARGIN
         # A window just wide enough for the wanted orders keeps unrelated orders off the pages.
         before = min(before, max(item.newest_change for item in searchable.values()) + SEARCH_MARGIN)
         missing = set(searchable)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings, describe_settings, example_settings_file, load_settings
+from shared.config import Settings, describe_settings, example_settings_file, load_settings, settings_table
 from shared.errors import ConfigurationError
 from shared.secrets import KeyVaultSettingsSource
 from tests.builders import settings_env
@@ -207,6 +207,13 @@ def test_empty_values_count_as_unset(environment) -> None:
     settings = load_settings()
     assert settings.spapi_region == "na"
     assert settings.state_connection_string == "UseDevelopmentStorage=true"
+
+
+def test_readme_settings_table_is_generated_from_the_settings() -> None:
+    """The README's settings table is exactly `python -m shared.config --markdown`."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    block = readme.split("<!-- settings:start -->\n")[1].split("<!-- settings:end -->")[0]
+    assert block == settings_table()
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
