@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-DEAD_LETTER_CONDITION = "com.microsoft:dead-letter"
 MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"
 NOT_FOUND = "amqp:not-found"
 NOT_IMPLEMENTED = "amqp:not-implemented"
@@ -287,14 +286,14 @@ class BrokerHandler(Handler):
         if not isinstance(lock_token, uuid.UUID):
             delivery.settle()
             return
+        if delivery.remote_state == Delivery.MODIFIED and delivery.remote.undeliverable:
+            # modified + undeliverable-here is how the SDK defers a message.
+            refusal = _condition(NOT_IMPLEMENTED, "The stand-in does not defer messages.")
+            _settle(delivery, Delivery.REJECTED, refusal)
+            return
         outcome, reason, description = _outcome_of(delivery)
         if outcome is None:
-            _settle(
-                delivery,
-                Delivery.REJECTED,
-                _condition(NOT_IMPLEMENTED, "The stand-in does not defer messages."),
-            )
-            return
+            return  # not a terminal outcome (e.g. received): wait for the one that is
         try:
             entity = self._store.settle(lock_token, outcome, reason=reason, description=description)
         except LockLostError:
@@ -470,16 +469,18 @@ def _settle(delivery: Delivery, state: Any, condition: Condition | None = None) 
 
 
 def _outcome_of(delivery: Delivery) -> tuple[Outcome | None, str | None, str | None]:
+    """The settlement a receiver asked for, with dead-letter reason and description; None if not terminal."""
     state = delivery.remote_state
     if state == Delivery.ACCEPTED:
         return Outcome.COMPLETE, None, None
     if state == Delivery.RELEASED:
         return Outcome.RELEASE, None, None
     if state == Delivery.MODIFIED:
-        if delivery.remote.undeliverable:
-            return None, None, None  # defer
+        # The SDK abandons with delivery-failed; a modified without it counts no attempt, like released.
         return (Outcome.ABANDON if delivery.remote.failed else Outcome.RELEASE), None, None
     if state == Delivery.REJECTED:
+        # Service Bus dead-letters on rejected; the SDK sends com.microsoft:dead-letter with the reason and
+        # description in the error's info map.
         condition = delivery.remote.condition
         raw_info = condition.info if condition is not None else None
         info = {str(k): v for k, v in raw_info.items()} if isinstance(raw_info, dict) else {}

@@ -6,6 +6,9 @@ needs particular QueueOptions), so tests do not see each other's messages.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -29,6 +32,7 @@ from azure.servicebus.exceptions import (
 )
 
 from sandbox.servicebus_broker import MAX_DELIVERY_COUNT_EXCEEDED, QueueOptions, ServiceBusStandIn
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.sockets
 
@@ -366,3 +370,24 @@ def test_an_unknown_queue_fails_the_put_token_with_404_when_auto_create_is_off()
         assert "Status code: 404" in str(refused.value.__cause__ or refused.value.__context__)
         _send(sb_client, "known", ServiceBusMessage(b"kept"))
         assert stand_in.counts("known")["active"] == 1
+
+
+def test_the_command_line_entry_point_serves_the_sdk_until_terminated():
+    """`python -m sandbox.servicebus_broker` prints a connection string the SDK can use and exits on SIGTERM."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.servicebus_broker", "--port", "0", "--queue", "manual"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        connection_string = process.stdout.readline().strip()
+        assert connection_string.endswith(";UseDevelopmentEmulator=true")
+        with ServiceBusClient.from_connection_string(connection_string, retry_total=0) as sb_client:
+            _send(sb_client, "manual", ServiceBusMessage(b"by hand", message_id="cli-1"))
+            [message] = _receive(sb_client, "manual", receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE)
+            assert message.message_id == "cli-1"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
