@@ -1,7 +1,17 @@
 """An AMQP 1.0 stand-in for Azure Service Bus queues that the unmodified azure-servicebus SDK talks to.
 
-with ServiceBusStandIn({"orders": QueueOptions(max_delivery_count=3)}) as bus:
-    client = ServiceBusClient.from_connection_string(bus.connection_string)
+    with ServiceBusStandIn({"orders": QueueOptions(max_delivery_count=3)}) as bus:
+        client = ServiceBusClient.from_connection_string(bus.connection_string)
+
+What it does: SASL ANONYMOUS and $cbs put-token (any token; 404 for a queue that does not exist when
+auto_create_queues is off); senders with single messages and batches; peek-lock and receive-and-delete
+receivers on a queue and its $DeadLetterQueue with credit, prefetch and drain; complete, abandon, release and
+dead-letter on the link; lock expiry and MaxDeliveryCountExceeded; duplicate detection by message_id;
+$management renew-lock, peek-message and update-disposition.
+
+Not there: topics and subscriptions, sessions, defer, receive-by-sequence-number and schedule_messages
+(refused), scheduled_enqueue_time_utc (ignored: delivered at once), time-to-live expiry, transactions,
+SASL PLAIN (proton's wheel cannot check it as a server; the SDK never offers it).
 """
 
 from .codec import MessageView

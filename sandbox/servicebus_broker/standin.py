@@ -71,6 +71,9 @@ class ServiceBusStandIn:
         self._thread.join(_STOP_TIMEOUT_SECONDS)
         self._thread = None
         self._injector = None
+        if self._failure is not None:
+            # A bug in the broker kills its thread and leaves clients waiting; say so at teardown at least.
+            raise RuntimeError("the Service Bus stand-in crashed while running") from self._failure
 
     def __enter__(self) -> Self:
         return self.start()
