@@ -220,6 +220,47 @@ class Settings(BaseSettings):
         description="Orders written per $batch request (each order is its own atomic change set).",
     )
 
+    # --- SQS -> Service Bus bridge --------------------------------------------------------------------
+    sqs_queue_url: str | None = Field(
+        None,
+        validation_alias="SQS_QUEUE_URL",
+        description="URL of the Amazon SQS queue SP-API delivers notifications to; unset: the bridge is idle.",
+    )
+    aws_region: str = Field(
+        "us-east-1",
+        validation_alias="AWS_REGION",
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+        description="AWS region of the SQS queue.",
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        None,
+        validation_alias="AWS_ACCESS_KEY_ID",
+        json_schema_extra=_secret("aws-access-key-id"),
+        description="AWS access key of an IAM user allowed sqs:ReceiveMessage and sqs:DeleteMessage on the queue "
+        "(unset: boto3's default chain, e.g. a role).",
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None,
+        validation_alias="AWS_SECRET_ACCESS_KEY",
+        json_schema_extra=_secret("aws-secret-access-key"),
+        description="Secret of AWS_ACCESS_KEY_ID.",
+    )
+    sqs_endpoint: str | None = Field(
+        None,
+        validation_alias="SQS_ENDPOINT",
+        description="SQS endpoint override (sandbox, tests); default: the region's endpoint.",
+    )
+    bridge_max_seconds: float = Field(
+        50.0,
+        gt=0,
+        le=240,
+        validation_alias="BRIDGE_MAX_SECONDS",
+        description="How long one bridge run long-polls SQS; the timer fires every minute, so keep it under 60.",
+    )
+    bridge_enabled: bool = Field(
+        True, validation_alias="BRIDGE_ENABLED", description="Run the SQS -> Service Bus bridge on its timer."
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,
@@ -253,7 +294,14 @@ class Settings(BaseSettings):
             raise ValueError("FULFILLMENT is required: without it Amazon returns no order status")
         return datasets
 
-    @field_validator("dataverse_url", "spapi_endpoint", "spapi_lwa_token_url", "key_vault_url")
+    @field_validator(
+        "dataverse_url",
+        "spapi_endpoint",
+        "spapi_lwa_token_url",
+        "key_vault_url",
+        "sqs_endpoint",
+        "sqs_queue_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
