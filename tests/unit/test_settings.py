@@ -162,6 +162,8 @@ def test_key_vault_secrets_override_the_environment(environment, monkeypatch: py
         "spapi-lwa-client-id",
         "spapi-lwa-client-secret",
         "dataverse-client-secret",
+        "aws-access-key-id",
+        "aws-secret-access-key",
     }
 
 
