@@ -23,6 +23,6 @@ def amazon_notifications(
 ) -> None:
     """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, abandoned or dead-lettered."""
     from shared.runtime import get_runtime
-    from shared.servicebus_trigger import run_and_settle
+    from shared.servicebus.settlement import run_and_settle
 
     run_and_settle(messages, message_actions, get_runtime().order_sync.handle)
