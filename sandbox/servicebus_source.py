@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.functions_host import LockedMessage
@@ -43,7 +44,7 @@ class ServiceBusQueueSource:
                         lock_token=token,
                         delivery_count=int(message.delivery_count or 0),
                         sequence_number=int(message.sequence_number or 0),
-                        enqueued_time=message.enqueued_time_utc,
+                        enqueued_time=message.enqueued_time_utc or datetime.now(UTC),
                         application_properties={
                             _text(key): _text(value)
                             for key, value in (message.application_properties or {}).items()
