@@ -20,9 +20,8 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.amazon.notifications import (
@@ -33,30 +32,21 @@ from shared.amazon.notifications import (
     parse_envelope,
     parse_order_change,
 )
-from shared.amazon.orders import OrdersApi, latest_searchable
-from shared.canonical import NOTIFICATION_STATUSES, Order
+from shared.amazon.orders import OrdersApi
+from shared.canonical import NOTIFICATION_STATUSES, Order, OrderStatus
 from shared.dataverse.catalog import CrmCatalog
 from shared.errors import PermanentError, SyncError, TransientError
+from shared.flows.order_claims import ClaimDesk, Claimed, ClaimRequest, Covered
+from shared.flows.order_fetch import FetchRequest, OrderFetcher
 from shared.flows.order_writer import OrderWriter, WriteJob, WriteOutcome
 from shared.mapping.amazon_to_canonical import to_canonical
 from shared.mapping.config import MappingConfig
 from shared.mapping.salesorder import OrderWritePlan, plan_order
 from shared.messaging import InboundMessage, Settlement
-from shared.state.store import Claim, ConcurrentUpdate, NotificationRef, OrderCheckpoint, StateStore
+from shared.state.store import NotificationRef, OrderCheckpoint, StateStore
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
-
-# Parallel getOrder calls per invocation (Amazon's getOrder burst is 30).
-FETCH_CONCURRENCY = 8
-# Below this many orders getOrder is the better deal: searchOrders refills one request per ~3 minutes.
-SEARCH_MIN_ORDERS = 10
-# A claim older than this belongs to an attempt that died; a younger one to an instance still writing.
-PENDING_LEASE = timedelta(seconds=60)
-CONTENTION_WAIT_SECONDS = 5.0
-# Notification time and Amazon's lastUpdatedTime of the same change can differ by a little.
-SEARCH_MARGIN = timedelta(seconds=5)
-CONTENTION_POLL_SECONDS = 0.25
 
 
 class ForeignSeller(PermanentError):
@@ -106,8 +96,7 @@ class _OrderWork:
     raw: dict[str, Any] | None = None
     order: Order | None = None
     plan: OrderWritePlan | None = None
-    claimed: OrderCheckpoint | None = None
-    repair: bool = False
+    claim: Claimed | None = None
 
     @property
     def owner(self) -> str:
@@ -150,14 +139,13 @@ class OrderSync:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._orders = orders
+        self._fetcher = OrderFetcher(orders, clock=clock)
+        self._claims = ClaimDesk(state, clock=clock, sleep=sleep)
         self._writer = writer
         self._catalog = catalog
         self._state = state
         self._mapping = mapping
         self._seller_id = seller_id
-        self._clock = clock
-        self._sleep = sleep
         self.totals: Counter[str] = Counter()  # since the process started: for metrics and the benchmark
         self._totals_lock = threading.Lock()
 
@@ -245,54 +233,15 @@ class OrderSync:
         return True
 
     def _fetch(self, work: list[_OrderWork], report: SyncReport) -> None:
-        wanted = {item.order_id: item for item in work}
-        if len(wanted) >= SEARCH_MIN_ORDERS:
-            self._fetch_by_search(wanted, report)
-        remaining = [item for item in work if item.raw is None]
-        if not remaining:
-            return
-        # getOrder takes a few hundred milliseconds at Amazon: fetch a batch's orders side by side, the
-        # shared token bucket still paces them to the seller's quota.
-        with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(remaining))) as pool:
-            results = list(pool.map(self._get_order, remaining))
-        for item, result in zip(remaining, results, strict=True):
-            if isinstance(result, SyncError):
-                self._fail(item, result, report)
-            else:
-                item.raw = result
-                report.counts["amazon_get_order"] += 1
-
-    def _get_order(self, item: _OrderWork) -> dict[str, Any] | SyncError:
-        try:
-            return self._orders.get_order(item.order_id)
-        except SyncError as exc:
-            return exc
-
-    def _fetch_by_search(self, wanted: dict[str, _OrderWork], report: SyncReport) -> None:
-        """One searchOrders page covers up to 100 orders. Orders changed in the last two minutes are not
-        searchable yet; they (and any the pages miss) fall back to getOrder."""
-        before = latest_searchable(self._clock())
-        searchable = {order_id: item for order_id, item in wanted.items() if item.newest_change <= before}
-        pages = int(self._orders.search_tokens_available)
-        if len(searchable) < SEARCH_MIN_ORDERS or pages < 1:
-            return
-        after = min(item.oldest_change for item in searchable.values()) - SEARCH_MARGIN
-        # A window just wide enough for the wanted orders keeps unrelated orders off the pages.
-        before = min(before, max(item.newest_change for item in searchable.values()) + SEARCH_MARGIN)
-        missing = set(searchable)
-        try:
-            for raw in self._orders.search_orders(
-                last_updated_after=after, last_updated_before=before, max_pages=pages
-            ):
-                item = searchable.get(str(raw.get("orderId")))
-                if item is not None and item.raw is None:
-                    item.raw = raw
-                    missing.discard(item.order_id)
-                    report.counts["amazon_search_hit"] += 1
-                if not missing:
-                    break
-        except SyncError as exc:
-            log.warning("searchOrders failed (%s); falling back to getOrder", type(exc).__name__)
+        result = self._fetcher.fetch(
+            [FetchRequest(item.order_id, item.oldest_change, item.newest_change) for item in work]
+        )
+        report.counts.update(result.counts)
+        for item in work:
+            item.raw = result.orders.get(item.order_id)
+            error = result.errors.get(item.order_id)
+            if error is not None:
+                self._fail(item, error, report)
 
     def _mapped(self, item: _OrderWork, report: SyncReport) -> bool:
         try:
@@ -364,108 +313,36 @@ class OrderSync:
             item.plan = plan
 
     def _claim_all(self, work: list[_OrderWork], report: SyncReport) -> list[_OrderWork]:
-        """Claim every order about to be written in one go; the few that meet another instance's claim
-        wait it out one by one."""
-        ready: list[_OrderWork] = []
-        contended: list[_OrderWork] = []
+        """Claim the checkpoints of every order about to be written (see flows/order_claims.py)."""
+        requests = []
         for item in work:
-            checkpoint = item.checkpoint
-            fresh_claim = (
-                checkpoint is not None
-                and checkpoint.is_pending
-                and not self._abandoned_claim(checkpoint, item.owner)
-            )
-            (contended if fresh_claim else ready).append(item)
-        try:
-            results = self._state.claim_all(
-                [Claim(item.checkpoint, item.order_id, item.content_hash, item.owner) for item in ready]
-            )
-        except SyncError as exc:
-            for item in work:
-                self._fail(item, exc, report)
-            return []
-        claimed: list[_OrderWork] = []
-        for item in ready:
-            result = results[item.order_id]
-            if isinstance(result, ConcurrentUpdate):
-                contended.append(item)
-                continue
-            item.repair = item.checkpoint is not None and item.checkpoint.is_pending
-            item.claimed = result
-            claimed.append(item)
-        for item in contended:
-            try:
-                if self._claimed(item, report):
-                    claimed.append(item)
-            except SyncError as exc:
-                self._fail(item, exc, report)
-        return claimed
-
-    def _claimed(self, item: _OrderWork, report: SyncReport) -> bool:
-        """Claim the checkpoint for this write; wait out another instance that is writing the same order."""
-        assert item.plan is not None
-        owner = item.owner
-        checkpoint = self._state.get_order(item.order_id)
-        deadline = time.monotonic() + CONTENTION_WAIT_SECONDS
-        while True:
-            if (
-                checkpoint is not None
-                and checkpoint.is_pending
-                and not self._abandoned_claim(checkpoint, owner)
-            ):
-                if time.monotonic() >= deadline:
-                    self._fail(
-                        item,
-                        ConcurrentUpdate(f"order {item.order_id} is being written by another instance"),
-                        report,
-                    )
-                    return False
-                self._sleep(CONTENTION_POLL_SECONDS)
-                checkpoint = self._state.get_order(item.order_id)
-                continue
-            if (
-                checkpoint is not None
-                and not checkpoint.is_pending
-                and self._now_stale(item, checkpoint, report)
-            ):
-                return False
-            try:
-                item.repair = checkpoint is not None and checkpoint.is_pending
-                item.claimed = self._state.claim(
-                    checkpoint, item.order_id, content_hash=item.plan.content_hash(), owner=owner
+            assert item.plan is not None
+            requests.append(
+                ClaimRequest(
+                    item.order_id, item.checkpoint, item.content_hash, item.owner, item.plan.amazon_updated
                 )
-                return True
-            except ConcurrentUpdate as exc:
-                if time.monotonic() >= deadline:
-                    self._fail(item, exc, report)
-                    return False
-                checkpoint = self._state.get_order(item.order_id)
-
-    def _abandoned_claim(self, checkpoint: OrderCheckpoint, owner: str) -> bool:
-        """Our own earlier attempt (redelivered), or one whose lease ran out: repair it now."""
-        if checkpoint.pending_owner == owner:
-            return True
-        since = checkpoint.pending_since
-        return since is None or self._clock() - since > PENDING_LEASE
-
-    def _now_stale(self, item: _OrderWork, checkpoint: OrderCheckpoint, report: SyncReport) -> bool:
-        """After waiting for another instance, its write may already cover ours."""
-        assert item.order is not None
-        assert item.plan is not None
-        if checkpoint.content_hash == item.plan.content_hash() or (
-            checkpoint.applied_updated is not None and item.order.last_updated < checkpoint.applied_updated
-        ):
-            report.counts["stale"] += len(item.notices)
-            self._finish(item, report)
-            return True
-        item.checkpoint = checkpoint
-        return False
+            )
+        outcomes = self._claims.claim_all(requests)
+        claimed = []
+        for item in work:
+            outcome = outcomes[item.order_id]
+            if isinstance(outcome, Claimed):
+                item.claim = outcome
+                claimed.append(item)
+            elif isinstance(outcome, Covered):
+                report.counts["stale"] += len(item.notices)
+                self._finish(item, report)
+            else:
+                self._fail(item, outcome, report)
+        return claimed
 
     def _write(self, work: list[_OrderWork], report: SyncReport) -> None:
         if not work:
             return
         jobs = [
-            WriteJob(item.plan, _crm_state(item.checkpoint), repair=item.repair) for item in work if item.plan
+            WriteJob(item.plan, _crm_state(item.claim.basis), repair=item.claim.repair)
+            for item in work
+            if item.plan and item.claim
         ]
         by_order = {item.order_id: item for item in work}
         written: list[tuple[_OrderWork, WriteOutcome]] = []
@@ -481,7 +358,7 @@ class OrderSync:
         commits = []
         for item, outcome in written:
             assert item.plan is not None
-            assert item.claimed is not None
+            assert item.claim is not None
             statecode, statuscode = outcome.state or (None, None)
             applied = {
                 "applied_updated": item.plan.amazon_updated,
@@ -489,9 +366,9 @@ class OrderSync:
                 "content_hash": item.content_hash,
                 "statecode": statecode,
                 "statuscode": statuscode,
-                "salesorder_id": outcome.salesorder_id or item.claimed.salesorder_id,
+                "salesorder_id": outcome.salesorder_id or item.claim.claimed.salesorder_id,
             }
-            commits.append((item.claimed, applied))
+            commits.append((item.claim.claimed, applied))
         try:
             results = self._state.commit_all(commits)
         except SyncError as exc:
@@ -534,9 +411,9 @@ class OrderSync:
                 Settlement.abandon(notice.message, error.reason, str(error)) for notice in item.notices
             ]
             return
-        if item.claimed is not None:
+        if item.claim is not None:
             try:
-                self._state.release(item.claimed)
+                self._state.release(item.claim.claimed)
             except SyncError:
                 log.warning("Order %s: could not release the checkpoint claim", item.order_id)
         report.counts["dead_lettered"] += len(item.notices)
@@ -551,8 +428,6 @@ class OrderSync:
 
 
 def _rank(status: str) -> int:
-    from shared.canonical import OrderStatus
-
     try:
         return OrderStatus(status).rank
     except ValueError:

@@ -138,9 +138,9 @@ def test_a_claim_left_by_a_dead_instance_is_repaired_after_its_lease(
     sandbox: Sandbox, factory: OrderFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another instance claimed the order and died; once the lease is over, any delivery repairs it."""
-    import shared.flows.order_sync as order_sync
+    import shared.flows.order_claims as order_claims
 
-    monkeypatch.setattr(order_sync, "PENDING_LEASE", __import__("datetime").timedelta(0))
+    monkeypatch.setattr(order_claims, "PENDING_LEASE", __import__("datetime").timedelta(0))
     order = factory.order(status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER", fulfilled_by="MERCHANT")
     sandbox.spapi.put_order(order.to_api())
     sandbox.runtime().state.claim(None, order.order_id, content_hash="other", owner="another-instance")

@@ -1,0 +1,95 @@
+"""Fetching orders from Amazon for a batch of notifications, at the lowest quota cost.
+
+Many orders at once (a backlog) are read with searchOrders, 100 per page, while its small quota lasts;
+orders changed in the last two minutes are not searchable yet (Amazon's data lag), and they, like any the
+pages miss, are read with getOrder, several side by side under the shared token bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.amazon.orders import OrdersApi, latest_searchable
+from shared.errors import SyncError
+from shared.timeutil import utc_now
+
+log = logging.getLogger(__name__)
+
+# Below this many orders getOrder is the better deal: searchOrders refills one request per ~3 minutes.
+SEARCH_MIN_ORDERS = 10
+# Notification time and Amazon's lastUpdatedTime of the same change can differ by a little.
+SEARCH_MARGIN = timedelta(seconds=5)
+# Parallel getOrder calls per invocation (Amazon's getOrder burst is 30).
+FETCH_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    order_id: str
+    oldest_change: datetime  # the span of the changes the notifications announced
+    newest_change: datetime
+
+
+@dataclass
+class FetchResult:
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # order id -> Amazon's order JSON
+    errors: dict[str, SyncError] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class OrderFetcher:
+    def __init__(self, orders: OrdersApi, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._orders = orders
+        self._clock = clock
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> FetchResult:
+        result = FetchResult()
+        if len(requests) >= SEARCH_MIN_ORDERS:
+            self._search(requests, result)
+        remaining = [request.order_id for request in requests if request.order_id not in result.orders]
+        if remaining:
+            with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(remaining))) as pool:
+                answers = list(pool.map(self._get_order, remaining))
+            for order_id, answer in zip(remaining, answers, strict=True):
+                if isinstance(answer, SyncError):
+                    result.errors[order_id] = answer
+                else:
+                    result.orders[order_id] = answer
+                    result.counts["amazon_get_order"] += 1
+        return result
+
+    def _get_order(self, order_id: str) -> dict[str, Any] | SyncError:
+        try:
+            return self._orders.get_order(order_id)
+        except SyncError as exc:
+            return exc
+
+    def _search(self, requests: Sequence[FetchRequest], result: FetchResult) -> None:
+        before = latest_searchable(self._clock())
+        searchable = {request.order_id: request for request in requests if request.newest_change <= before}
+        pages = int(self._orders.search_tokens_available)
+        if len(searchable) < SEARCH_MIN_ORDERS or pages < 1:
+            return
+        after = min(request.oldest_change for request in searchable.values()) - SEARCH_MARGIN
+        # A window just wide enough for the wanted orders keeps unrelated orders off the pages.
+        before = min(before, max(request.newest_change for request in searchable.values()) + SEARCH_MARGIN)
+        missing = set(searchable)
+        try:
+            for raw in self._orders.search_orders(
+                last_updated_after=after, last_updated_before=before, max_pages=pages
+            ):
+                order_id = str(raw.get("orderId"))
+                if order_id in missing:
+                    result.orders[order_id] = raw
+                    missing.discard(order_id)
+                    result.counts["amazon_search_hit"] += 1
+                if not missing:
+                    break
+        except SyncError as exc:
+            log.warning("searchOrders failed (%s); falling back to getOrder", type(exc).__name__)
