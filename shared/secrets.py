@@ -12,26 +12,44 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from shared.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
 log = logging.getLogger(__name__)
 
 SecretReader = Callable[[str, Iterable[str]], dict[str, str]]
 
 
-def read_key_vault_secrets(vault_url: str, names: Iterable[str]) -> dict[str, str]:
-    """Fetch the named secrets that exist in the vault; missing ones are simply absent from the result."""
+def read_key_vault_secrets(
+    vault_url: str,
+    names: Iterable[str],
+    *,
+    credential: TokenCredential | None = None,
+    **client_options: Any,
+) -> dict[str, str]:
+    """Fetch the named secrets that exist in the vault; missing ones are simply absent from the result.
+
+    Without `credential` the app's identity is used (DefaultAzureCredential, closed afterwards); a given
+    credential stays the caller's. `client_options` go to SecretClient unchanged, e.g. `connection_verify`
+    (a CA bundle) and `verify_challenge_resource=False` for the loopback stand-in in tests.
+    """
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        with DefaultAzureCredential(exclude_interactive_browser_credential=True) as app_identity:
+            return read_key_vault_secrets(vault_url, names, credential=app_identity, **client_options)
+
     from azure.core.exceptions import AzureError, ResourceNotFoundError
-    from azure.identity import DefaultAzureCredential
     from azure.keyvault.secrets import SecretClient
 
-    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-    client = SecretClient(vault_url=vault_url, credential=credential)
+    client = SecretClient(vault_url=vault_url, credential=credential, **client_options)
     found: dict[str, str] = {}
     try:
         for name in names:
@@ -42,14 +60,15 @@ def read_key_vault_secrets(vault_url: str, names: Iterable[str]) -> dict[str, st
                 continue
             if value is not None:
                 found[name] = value
-    except AzureError as exc:
+    except (AzureError, ValueError) as exc:  # ValueError: the SDK refused the vault's challenge
+        status = getattr(exc, "status_code", None)
+        reason = f"{type(exc).__name__}, HTTP {status}" if status else type(exc).__name__
         raise ConfigurationError(
-            f"KEY_VAULT_URL: could not read secrets ({type(exc).__name__}); check the vault URL and that the "
+            f"KEY_VAULT_URL: could not read secrets ({reason}); check the vault URL and that the "
             "app's identity has the 'Key Vault Secrets User' role"
         ) from None
     finally:
         client.close()
-        credential.close()
     return found
 
 
