@@ -49,6 +49,10 @@ def read_key_vault_secrets(
     from azure.core.exceptions import AzureError, ResourceNotFoundError
     from azure.keyvault.secrets import SecretClient
 
+    # Fail start-up within seconds when the vault is unreachable, not after the SDK's ten retries with
+    # backoff up to two minutes: the message is retried by Service Bus anyway.
+    client_options.setdefault("retry_total", 3)
+    client_options.setdefault("retry_backoff_max", 10)
     client = SecretClient(vault_url=vault_url, credential=credential, **client_options)
     found: dict[str, str] = {}
     try:
