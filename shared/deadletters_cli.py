@@ -1,0 +1,254 @@
+"""Command line for the dead letters of the app's Service Bus queues (shared/servicebus/deadletters.py).
+
+    python -m shared.servicebus.deadletters list [--queue Q ...] [--json]
+    python -m shared.servicebus.deadletters replay (--sequence N [N ...] | --reason R | --all)
+                                                   [--queue Q] [--dry-run] [--json]
+
+The connection comes from the app settings (`shared.config.load_settings()`: environment, Key Vault with
+KEY_VAULT_URL), like the function app's own: ServiceBusConnection, or
+ServiceBusConnection__fullyQualifiedNamespace with the signed-in identity (DefaultAzureCredential). The
+default queue is AMAZON_NOTIFICATIONS_QUEUE. No message body is ever printed: only broker facts and the
+NotificationId, notification type and Amazon order id read from it.
+
+Exit codes: 0 done (also when there was nothing to replay), 1 something failed or was left over (see the
+report), 2 bad arguments or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from shared.errors import ConfigurationError
+from shared.servicebus.deadletters import (
+    DeadLetterList,
+    DeadLetters,
+    Limits,
+    ReplayReport,
+    ReplayStatus,
+)
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+PROG = "python -m shared.servicebus.deadletters"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_DESCRIPTION_WIDTH = 160
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="List and replay the dead letters of the app's Service Bus queues."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,replay}")
+
+    listing = commands.add_parser(
+        "list", help="show the dead letters (reason, description, ids; never the body)"
+    )
+    listing.add_argument(
+        "--queue",
+        action="append",
+        metavar="Q",
+        help="queue to look at (repeatable; default: AMAZON_NOTIFICATIONS_QUEUE)",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument(
+        "--max", type=_positive, default=Limits.max_list, help="dead letters listed per queue"
+    )
+
+    replay = commands.add_parser("replay", help="send dead letters back to their queue, then remove them")
+    chosen = replay.add_mutually_exclusive_group(required=True)
+    chosen.add_argument(
+        "--sequence",
+        type=_positive,
+        nargs="+",
+        action="extend",
+        metavar="N",
+        help="sequence numbers from `list` (repeatable)",
+    )
+    chosen.add_argument("--reason", metavar="R", help="every dead letter with this reason (case-insensitive)")
+    chosen.add_argument("--all", action="store_true", help="every dead letter of the queue")
+    replay.add_argument("--queue", metavar="Q", help="default: AMAZON_NOTIFICATIONS_QUEUE")
+    replay.add_argument("--dry-run", action="store_true", help="show what would be replayed; change nothing")
+    replay.add_argument("--json", action="store_true", help="print JSON instead of text")
+    replay.add_argument(
+        "--max",
+        type=_positive,
+        default=Limits.max_replay,
+        help="messages replayed per run (default %(default)s)",
+    )
+    for command in (listing, replay):
+        command.add_argument(
+            "--wait",
+            type=float,
+            default=Limits.max_wait_seconds,
+            metavar="SECONDS",
+            help="how long a receive waits for a message (default %(default)s)",
+        )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    connect: Callable[[Settings, Limits], DeadLetters] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the command line; returns the exit code. `connect` replaces the Service Bus connection (tests)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        limits = Limits(
+            max_list=args.max if args.command == "list" else Limits.max_list,
+            max_replay=args.max if args.command == "replay" else Limits.max_replay,
+            max_wait_seconds=args.wait,
+        )
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        from shared.config import load_settings
+
+        settings = load_settings()
+        tool = (connect or _connect)(settings, limits)
+    except ConfigurationError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        with tool:
+            if args.command == "list":
+                return _list(tool, args, out)
+            return _replay(tool, args, out)
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback full of SDK internals
+        print(f"{PROG}: {args.command} failed: {type(exc).__name__}: {_first_line(exc)}", file=err)
+        return EXIT_FAILED
+
+
+def _connect(settings: Settings, limits: Limits) -> DeadLetters:
+    return DeadLetters.from_settings(settings, limits=limits)
+
+
+def _list(tool: DeadLetters, args: argparse.Namespace, out: TextIO) -> int:
+    listings = [tool.list(queue) for queue in (args.queue or [tool.default_queue])]
+    if args.json:
+        _print_json({"queues": [listing.to_json() for listing in listings]}, out)
+    else:
+        for index, listing in enumerate(listings):
+            if index:
+                print(file=out)
+            _print_listing(listing, out)
+    return EXIT_OK
+
+
+def _replay(tool: DeadLetters, args: argparse.Namespace, out: TextIO) -> int:
+    report = tool.replay(
+        args.queue,
+        sequence_numbers=args.sequence,
+        reason=args.reason,
+        all=args.all,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        _print_json(report.to_json(), out)
+    else:
+        _print_report(report, out)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# --- text output -----------------------------------------------------------------------------------------
+def _print_listing(listing: DeadLetterList, out: TextIO) -> None:
+    count = len(listing.messages)
+    more = " (more not shown: raise --max)" if listing.truncated else ""
+    print(f"Dead letters of {listing.queue}: {count}{more}", file=out)
+    if not count:
+        return
+    header = (
+        "seq",
+        "reason",
+        "deliveries",
+        "enqueued (UTC)",
+        "type",
+        "notification id",
+        "order id",
+        "message id",
+    )
+    rows = [
+        (
+            str(letter.sequence_number),
+            letter.reason_key,
+            str(letter.delivery_count),
+            "" if letter.enqueued_time is None else letter.enqueued_time.strftime("%Y-%m-%d %H:%M:%S"),
+            letter.notification_type or "",
+            letter.notification_id or "",
+            letter.amazon_order_id or "",
+            letter.message_id or "",
+        )
+        for letter in listing.messages
+    ]
+    descriptions = [_shorten(letter.description or "") for letter in listing.messages]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip(), file=out)
+    for row, description in zip(rows, descriptions, strict=True):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+        if description:
+            print(f"    {description}", file=out)
+    summary = ", ".join(f"{reason} {n}" for reason, n in listing.by_reason.items())
+    print(f"By reason: {summary}", file=out)
+
+
+def _print_report(report: ReplayReport, out: TextIO) -> None:
+    action = "Dry run of replaying" if report.dry_run else "Replayed"
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts.items()) or "nothing selected"
+    print(f"{action} dead letters of {report.queue} ({report.selection}): {counts}", file=out)
+    for item in report.items:
+        parts = [f"  seq {item.sequence_number}", item.status.value]
+        if item.reason:
+            parts.append(f"reason {item.reason}")
+        if item.notification_id:
+            parts.append(f"notification {item.notification_id}")
+        if item.amazon_order_id:
+            parts.append(f"order {item.amazon_order_id}")
+        if item.replay_message_id and item.status is ReplayStatus.REPLAYED:
+            parts.append(f"as message {item.replay_message_id}")
+        if item.detail:
+            parts.append(item.detail)
+        print("  ".join(parts), file=out)
+    if report.released:
+        print(f"{report.released} other dead letters were looked at and left in place", file=out)
+    if report.error:
+        print(f"Stopped early: {report.error}", file=out)
+    if report.with_status(ReplayStatus.OVER_LIMIT):
+        print("More dead letters match than --max allows: run again for the rest", file=out)
+
+
+def _print_json(data: dict[str, Any], out: TextIO) -> None:
+    json.dump(data, out, indent=2, ensure_ascii=False)
+    print(file=out)
+
+
+def _shorten(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _DESCRIPTION_WIDTH else flat[: _DESCRIPTION_WIDTH - 1] + "…"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
