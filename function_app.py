@@ -5,6 +5,8 @@ Heavy SDKs are imported inside the functions, on first use, so a cold start pays
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 import azurefunctions.extensions.bindings.servicebus as servicebus
 
@@ -26,3 +28,17 @@ def amazon_notifications(
     from shared.servicebus.settlement import run_and_settle
 
     run_and_settle(messages, message_actions, get_runtime().order_sync.handle)
+
+
+@app.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False, use_monitor=False)
+def sqs_bridge(timer: func.TimerRequest) -> None:
+    """Amazon SQS -> Service Bus: long-poll for up to BRIDGE_MAX_SECONDS, forward, then delete from SQS.
+
+    Timer functions run on one instance at a time (the host holds a lease), so one bridge polls the queue.
+    """
+    from shared.bridge import run_bridge
+    from shared.runtime import get_runtime
+
+    if timer.past_due:
+        logging.getLogger(__name__).info("sqs_bridge: timer is past due; running now")
+    run_bridge(get_runtime().settings).raise_for_failures()

@@ -15,13 +15,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from sandbox.amazon_pipeline import AmazonPipeline, DeliveryStats
 from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_seed import sample_catalog_records
-from sandbox.functions_host import InMemoryQueue, LocalFunctionsHost, MessageSource
+from sandbox.functions_host import HostStats, InMemoryQueue, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
 from shared.resilience import RetryPolicy
 
@@ -38,6 +39,10 @@ class SandboxOptions:
     spapi_rate_limits: Mapping[str, tuple[float, float]] | None = None
     enforce_rate_limits: bool = False
     retry: RetryPolicy | None = None  # None: the product's default policy
+    # "memory": notifications go straight onto an in-memory queue (fast, for most tests);
+    # "amazon": SQS (moto) -> sqs_bridge -> Service Bus (AMQP stand-in) -> amazon_notifications, as deployed.
+    pipeline: Literal["memory", "amazon"] = "memory"
+    bridge_seconds: float = 2.0  # BRIDGE_MAX_SECONDS for the amazon pipeline
 
 
 class Sandbox:
@@ -52,6 +57,16 @@ class Sandbox:
         )
         self.dataverse = DataverseEmulator(prefix=self.options.prefix)
         self.queue = InMemoryQueue()
+        self.pipeline = (
+            AmazonPipeline(
+                "amazon-notifications",
+                bridge_seconds=self.options.bridge_seconds,
+                max_batch=self.options.max_batch,
+            )
+            if self.options.pipeline == "amazon"
+            else None
+        )
+        self.last_delivery: DeliveryStats | None = None
         self.table = "sandbox" + uuid.uuid4().hex[:10]
         self._saved_environment: dict[str, str | None] = {}
 
@@ -61,6 +76,8 @@ class Sandbox:
             self.azurite.start()
         self.spapi.start()
         self.dataverse.start()
+        if self.pipeline is not None:
+            self.pipeline.start()
         self.dataverse.load_seed()
         self.dataverse.seed("products", *sample_catalog_records())
         self._apply_environment(self.environment())
@@ -75,6 +92,8 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         _forget_process_caches()
         self._restore_environment()
+        if self.pipeline is not None:
+            self.pipeline.stop()
         self.dataverse.stop()
         self.spapi.stop()
         if self._own_azurite:
@@ -100,6 +119,8 @@ class Sandbox:
         }
         if self.options.mapping_file is not None:
             env["MAPPING_FILE"] = str(self.options.mapping_file)
+        if self.pipeline is not None:
+            env.update(self.pipeline.environment())
         return env
 
     def _apply_environment(self, env: Mapping[str, str]) -> None:
@@ -118,13 +139,30 @@ class Sandbox:
 
     # --- Amazon's side --------------------------------------------------------------------------------
     def publish(self, envelope: Mapping[str, Any]) -> bool:
-        """Deliver a notification to the queue as the bridge does (message_id = NotificationId)."""
+        """Send a notification the way it reaches us: onto SQS (amazon pipeline), or straight onto the
+        queue as the bridge would (message_id = NotificationId)."""
+        body = json.dumps(envelope).encode("utf-8")
+        if self.pipeline is not None:
+            self.pipeline.publish(body)
+            return True
         metadata = envelope.get("NotificationMetadata") or envelope.get("notificationMetadata") or {}
         notification_id = metadata.get("NotificationId") or metadata.get("notificationId")
-        return self.queue.send(json.dumps(envelope).encode("utf-8"), message_id=notification_id)
+        return self.queue.send(body, message_id=notification_id)
 
     def publish_raw(self, body: bytes, message_id: str | None = None) -> bool:
+        if self.pipeline is not None:
+            self.pipeline.publish(body)
+            return True
         return self.queue.send(body, message_id=message_id or str(uuid.uuid4()))
+
+    def dead_letters(self) -> list[tuple[str | None, str | None]]:
+        """(reason, description) of every dead-lettered message, whichever pipeline."""
+        if self.pipeline is not None:
+            return [
+                (view.dead_letter_reason, view.dead_letter_error_description)
+                for view in self.pipeline.dead_letters()
+            ]
+        return [(letter.reason, letter.description) for letter in self.queue.dead_letters]
 
     # --- the function app -----------------------------------------------------------------------------
     def host(self, source: MessageSource | None = None) -> LocalFunctionsHost:
@@ -134,11 +172,15 @@ class Sandbox:
             function_app.app, "amazon_notifications", source or self.queue, max_batch=self.options.max_batch
         )
 
-    def deliver(self, *, timeout: float = 300.0) -> LocalFunctionsHost:
-        """Run the function over everything queued, redeliveries included, until the queue is empty."""
-        host = self.host()
-        host.pump(timeout=timeout)
-        return host
+    def deliver(self, *, timeout: float = 300.0) -> HostStats:
+        """Run the function over everything queued, redeliveries included, until the queue is empty.
+        With the amazon pipeline, the bridge runs too, until SQS and Service Bus are both empty."""
+        if self.pipeline is not None:
+            import function_app
+
+            delivery = self.last_delivery = self.pipeline.deliver(function_app.app, timeout=timeout)
+            return delivery.host
+        return self.host().pump(timeout=timeout)
 
     @staticmethod
     def runtime() -> Any:

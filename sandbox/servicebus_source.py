@@ -24,6 +24,8 @@ class ServiceBusQueueSource:
         self._receiver = self._client.get_queue_receiver(
             queue, receive_mode=ServiceBusReceiveMode.PEEK_LOCK, prefetch_count=0
         )
+        # Open the link now: a receive with a short max_wait_time would otherwise time out opening it.
+        self._receiver.__enter__()
         self._held: dict[uuid.UUID, Any] = {}
         self._max_wait_floor = max_wait_floor
         self._lock = threading.Lock()  # the SDK's receiver is not thread-safe

@@ -236,8 +236,8 @@ class Settings(BaseSettings):
         None,
         validation_alias="AWS_ACCESS_KEY_ID",
         json_schema_extra=_secret("aws-access-key-id"),
-        description="AWS access key of an IAM user allowed sqs:ReceiveMessage and sqs:DeleteMessage on the queue "
-        "(unset: boto3's default chain, e.g. a role).",
+        description="AWS access key of an IAM user allowed sqs:ReceiveMessage, sqs:DeleteMessage and "
+        "sqs:ChangeMessageVisibility on the queue (unset: boto3's default chain, e.g. a role).",
     )
     aws_secret_access_key: SecretStr | None = Field(
         None,

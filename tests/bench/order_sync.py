@@ -74,7 +74,7 @@ def sync_orders(count: int, *, pattern: str, azurite: Azurite, max_batch: int = 
         if pattern == "live":
             sandbox.runtime().spapi.buckets["getOrder"].set_rate(LIVE_PLAN["getOrder"][0])
         started = time.perf_counter()
-        host = sandbox.deliver(timeout=3600)
+        stats = sandbox.deliver(timeout=3600)
         seconds = time.perf_counter() - started
         written = len(sandbox.dataverse.records("salesorders"))
         if written != count:
@@ -90,7 +90,7 @@ def sync_orders(count: int, *, pattern: str, azurite: Azurite, max_batch: int = 
             dataverse_requests=sum(dataverse.values()),
             dataverse_by_kind=dataverse,
             table_requests=sandbox.runtime().state.requests,
-            invocations=host.stats.invocations,
+            invocations=stats.invocations,
         )
 
 

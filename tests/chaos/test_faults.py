@@ -94,10 +94,10 @@ def test_a_crash_after_writing_and_before_the_checkpoint_is_repaired_by_the_next
     monkeypatch.setattr(StateStore, "commit_all", crash_once)
     sandbox.spapi.put_order(cancelled.to_api())
     sandbox.publish(order_change_notification(cancelled))
-    host = sandbox.deliver()
+    stats = sandbox.deliver()
 
     assert crashes == [cancelled.order_id]
-    assert host.stats.failed_invocations == 1
+    assert stats.failed_invocations == 1
     row = crm_orders(sandbox)[cancelled.order_id]
     assert (row["statecode"], row["statuscode"]) == (2, 4)
     assert len(crm_lines(sandbox, cancelled.order_id)) == 2
