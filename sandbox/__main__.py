@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from sandbox.harness import Sandbox
+from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.scenario import run_scenario
 
 STATES = {
@@ -35,9 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("azure.functions").setLevel(logging.ERROR)
 
-    print("Starting the sandbox: Azurite (Table Storage), SP-API + LWA emulator, Dataverse emulator ...")
-    with Sandbox() as sandbox:
-        print(f"  SP-API    {sandbox.spapi.base_url}\n  Dataverse {sandbox.dataverse.service_root}\n")
+    print(
+        "Starting the sandbox: Azurite (Table Storage), moto (Amazon SQS), the Service Bus stand-in (AMQP),\n"
+        "the SP-API + LWA emulator and the Dataverse emulator, all on 127.0.0.1 ..."
+    )
+    with Sandbox(SandboxOptions(pipeline="amazon")) as sandbox:
+        pipeline = sandbox.pipeline
+        assert pipeline is not None
+        print(f"  SQS         {pipeline.queue_url}")
+        print(f"  Service Bus {pipeline.bus.connection_string.split(';')[0]} queue {pipeline.queue}")
+        print(f"  SP-API      {sandbox.spapi.base_url}\n  Dataverse   {sandbox.dataverse.service_root}\n")
+        print("Notifications travel SQS -> sqs_bridge -> Service Bus -> amazon_notifications -> Dataverse.\n")
         run_scenario(sandbox, say=print)
         print()
         print_crm(sandbox)
@@ -85,10 +93,10 @@ def print_crm(sandbox: Sandbox) -> None:
 
 
 def print_dead_letters(sandbox: Sandbox) -> None:
-    dead = sandbox.queue.dead_letters
-    print(f"Dead-letter queue ({len(dead)}):")
-    for letter in dead:
-        print(f"  {letter.reason}: {letter.description}")
+    dead = sandbox.dead_letters()
+    print(f"Dead-letter queue ({len(dead)}), listed with `python -m shared.servicebus.deadletters list`:")
+    for reason, description in dead:
+        print(f"  {reason}: {description}")
     print()
 
 

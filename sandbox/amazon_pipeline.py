@@ -52,7 +52,9 @@ class AmazonPipeline:
             {
                 queue: QueueOptions(
                     max_delivery_count=10,
-                    lock_duration=timedelta(seconds=60),
+                    # Short, so that a message left locked (out of quota) comes back soon in the sandbox;
+                    # deployed queues use 5 minutes (README).
+                    lock_duration=timedelta(seconds=10),
                     requires_duplicate_detection=True,
                     duplicate_detection_window=timedelta(minutes=10),
                 )

@@ -170,12 +170,17 @@ class LocalFunctionsHost:
         self.stats = HostStats()
 
     def pump(self, *, idle_seconds: float = 0.2, timeout: float = 120.0) -> HostStats:
+        """Invoke the function until the source is empty and holds no locked messages."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = self._source.receive(self._max_batch, idle_seconds)
-            if not batch:
+            if batch:
+                self.invoke(batch)
+                continue
+            in_flight = getattr(self._source, "in_flight", None)
+            if in_flight is None or in_flight() == 0:
                 return self.stats
-            self.invoke(batch)
+            time.sleep(min(idle_seconds, 0.1))  # messages left locked come back when their locks expire
         raise TimeoutError(f"messages still arriving after {timeout}s")
 
     def invoke(self, batch: list[LockedMessage]) -> None:
@@ -203,16 +208,21 @@ class DeadLetter:
 
 
 class InMemoryQueue:
-    """Service Bus queue semantics in memory: peek-lock, delivery count, max delivery count, dead-letter
-    sub-queue and duplicate detection by message_id."""
+    """Service Bus queue semantics in memory: peek-lock with lock expiry, delivery count, max delivery count,
+    dead-letter sub-queue and duplicate detection by message_id."""
 
     def __init__(
-        self, *, max_delivery_count: int = 10, duplicate_window: timedelta = timedelta(minutes=10)
+        self,
+        *,
+        max_delivery_count: int = 10,
+        duplicate_window: timedelta = timedelta(minutes=10),
+        lock_duration: timedelta = timedelta(seconds=2),
     ) -> None:
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window
+        self.lock_duration = lock_duration
         self._available: list[LockedMessage] = []
-        self._locked: dict[uuid.UUID, LockedMessage] = {}
+        self._locked: dict[uuid.UUID, tuple[LockedMessage, float]] = {}  # token -> (message, lock expiry)
         self.dead_letters: list[DeadLetter] = []
         self.completed = 0
         self.duplicates_dropped = 0
@@ -240,10 +250,12 @@ class InMemoryQueue:
 
     def receive(self, max_messages: int, max_wait: float = 0.0) -> list[LockedMessage]:
         with self._lock:
+            self._expire_locks()
             batch, self._available = self._available[:max_messages], self._available[max_messages:]
+            expires = time.monotonic() + self.lock_duration.total_seconds()
             for message in batch:
                 message.lock_token = uuid.uuid4()
-                self._locked[message.lock_token] = message
+                self._locked[message.lock_token] = (message, expires)
             return batch
 
     def complete(self, lock_token: uuid.UUID) -> None:
@@ -253,26 +265,42 @@ class InMemoryQueue:
 
     def abandon(self, lock_token: uuid.UUID) -> None:
         with self._lock:
-            message = self._take(lock_token)
-            message.delivery_count += 1
-            if message.delivery_count >= self.max_delivery_count:
-                self.dead_letters.append(
-                    DeadLetter(message, "MaxDeliveryCountExceeded", "Message could not be consumed")
-                )
-            else:
-                self._available.append(message)
+            self._redeliver(self._take(lock_token))
 
     def deadletter(self, lock_token: uuid.UUID, reason: str | None, description: str | None) -> None:
         with self._lock:
             self.dead_letters.append(DeadLetter(self._take(lock_token), reason, description))
 
-    def _take(self, lock_token: uuid.UUID) -> LockedMessage:
-        message = self._locked.pop(lock_token, None)
-        if message is None:
-            raise KeyError("lock token not held (already settled or lock lost)")
-        return message
-
     @property
     def active_count(self) -> int:
         with self._lock:
             return len(self._available) + len(self._locked)
+
+    def in_flight(self) -> int:
+        """Messages locked and not settled: they come back when their lock expires."""
+        with self._lock:
+            return len(self._locked)
+
+    def _take(self, lock_token: uuid.UUID) -> LockedMessage:
+        self._expire_locks()
+        held = self._locked.pop(lock_token, None)
+        if held is None:
+            raise KeyError("lock token not held (already settled or lock lost)")
+        return held[0]
+
+    def _expire_locks(self) -> None:
+        """A lock nobody settled in time ends: the message counts a failed delivery and comes back."""
+        now = time.monotonic()
+        for token, (message, expires) in list(self._locked.items()):
+            if expires <= now:
+                del self._locked[token]
+                self._redeliver(message)
+
+    def _redeliver(self, message: LockedMessage) -> None:
+        message.delivery_count += 1
+        if message.delivery_count >= self.max_delivery_count:
+            self.dead_letters.append(
+                DeadLetter(message, "MaxDeliveryCountExceeded", "Message could not be consumed")
+            )
+        else:
+            self._available.append(message)

@@ -23,7 +23,11 @@ class InboundMessage:
 
 class Outcome(StrEnum):
     COMPLETE = "complete"  # done (applied, duplicate, stale, or deliberately ignored)
-    ABANDON = "abandon"  # transient failure: deliver again
+    ABANDON = "abandon"  # transient failure: deliver again now
+    # Out of quota (Amazon's or Dataverse's): leave the message locked. Service Bus delivers it again when
+    # the lock expires, so the queue's lock duration is the backoff; abandoning would redeliver at once
+    # and spend the message's delivery count in seconds.
+    RETRY_LATER = "retry_later"
     DEAD_LETTER = "dead_letter"  # permanent failure: park it with a reason for a human
 
 
@@ -41,6 +45,10 @@ class Settlement:
     @classmethod
     def abandon(cls, message: InboundMessage, reason: str, description: str) -> Settlement:
         return cls(message, Outcome.ABANDON, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
+
+    @classmethod
+    def retry_later(cls, message: InboundMessage, reason: str, description: str) -> Settlement:
+        return cls(message, Outcome.RETRY_LATER, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
 
     @classmethod
     def dead_letter(cls, message: InboundMessage, reason: str, description: str) -> Settlement:

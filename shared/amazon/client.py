@@ -28,7 +28,7 @@ from shared.amazon.errors import (
     SpApiTransientError,
 )
 from shared.amazon.rate_limits import PUBLISHED_USAGE_PLANS
-from shared.resilience import RetryPolicy, Sleep, TokenBucket, call_with_retries
+from shared.resilience import RateLimited, RetryPolicy, Sleep, TokenBucket, call_with_retries, is_transient
 
 if TYPE_CHECKING:
     import httpx
@@ -124,7 +124,9 @@ class SpApiSession:
                 delay,
             )
 
-        return call_with_retries(attempt, policy=self.retry, sleep=self._sleep, on_retry=on_retry)
+        return call_with_retries(
+            attempt, policy=self.retry, retryable=_retry_worthy, sleep=self._sleep, on_retry=on_retry
+        )
 
     def _count(self, operation: str) -> None:
         with self._calls_lock:
@@ -167,6 +169,12 @@ class SpApiSession:
             if self._http is not None:
                 self._http.close()
                 self._http = None
+
+
+def _retry_worthy(exc: BaseException) -> bool:
+    """Transient errors, except our own quota check: the bucket has already waited as long as one call
+    may, and sleeping again here would only hold the message (and its lock) longer."""
+    return is_transient(exc) and not isinstance(exc, RateLimited)
 
 
 def _follow_rate_header(bucket: TokenBucket, headers: Any) -> None:

@@ -34,6 +34,10 @@ class OrdersApi:
         """Requests searchOrders could make right now without waiting (its bucket refills very slowly)."""
         return self._session.buckets["searchOrders"].available()
 
+    @property
+    def get_order_tokens_available(self) -> float:
+        return self._session.buckets["getOrder"].available()
+
     def get_order(self, order_id: str) -> dict[str, Any]:
         """The order with its items and the configured datasets, as Amazon's JSON."""
         included = ",".join(self._session.config.included_data)

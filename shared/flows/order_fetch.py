@@ -1,8 +1,10 @@
 """Fetching orders from Amazon for a batch of notifications, at the lowest quota cost.
 
-Many orders at once (a backlog) are read with searchOrders, 100 per page, while its small quota lasts;
-orders changed in the last two minutes are not searchable yet (Amazon's data lag), and they, like any the
-pages miss, are read with getOrder, several side by side under the shared token bucket.
+getOrder is the default: one call per order, a burst of 30 and 0.5 per second after that. When a batch
+holds more orders than getOrder's bucket can serve right away (a backlog), searchOrders reads them 100 per
+page while its own small quota lasts (a burst of 20 pages, then one per three minutes). Orders changed in the
+last two minutes are not searchable yet (Amazon's data lag); they, like any the pages miss, are read with
+getOrder, several side by side under the shared token bucket.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class OrderFetcher:
         pages = int(self._orders.search_tokens_available)
         if len(searchable) < SEARCH_MIN_ORDERS or pages < 1:
             return
+        if len(requests) <= self._orders.get_order_tokens_available:
+            return  # getOrder can take them all now; keep search pages for when it cannot
         after = min(request.oldest_change for request in searchable.values()) - SEARCH_MARGIN
         # A window just wide enough for the wanted orders keeps unrelated orders off the pages.
         before = min(before, max(request.newest_change for request in searchable.values()) + SEARCH_MARGIN)

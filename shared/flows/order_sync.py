@@ -404,6 +404,15 @@ class OrderSync:
             )
 
     def _fail(self, item: _OrderWork, error: SyncError, report: SyncReport) -> None:
+        if error.transient and _out_of_quota(error):
+            report.counts["retry_later"] += len(item.notices)
+            log.warning(
+                "Order %s: out of quota, messages wait for their lock to expire: %s", item.order_id, error
+            )
+            report.settlements += [
+                Settlement.retry_later(notice.message, error.reason, str(error)) for notice in item.notices
+            ]
+            return
         if error.transient:
             report.counts["abandoned"] += len(item.notices)
             log.warning("Order %s: transient failure, messages abandoned: %s", item.order_id, error)
@@ -425,6 +434,15 @@ class OrderSync:
     def _marketplace_currency(self, order: Order) -> str | None:
         marketplace = self._mapping.marketplaces.get(order.marketplace_id or "")
         return marketplace.currency if marketplace else None
+
+
+# A server (or our own bucket) asking for a pause longer than this means quota, not a blip.
+QUOTA_PAUSE_SECONDS = 5.0
+
+
+def _out_of_quota(error: SyncError) -> bool:
+    retry_after = getattr(error, "retry_after", None)
+    return isinstance(retry_after, int | float) and retry_after > QUOTA_PAUSE_SECONDS
 
 
 def _rank(status: str) -> int:

@@ -1,9 +1,10 @@
 """Glue between the Service Bus SDK-type binding and a flow: decode, run, settle every message explicitly.
 
 With `auto_complete_messages=False` nothing is settled for us, so each message ends exactly one way:
-completed, abandoned (transient failure; Service Bus delivers it again and counts the delivery) or
-dead-lettered with a reason and description (permanent failure; it waits in the dead-letter queue for
-a human and the replay tool). If the flow itself crashes, every message is abandoned and the error is
+completed, abandoned (transient failure; Service Bus delivers it again at once and counts the delivery),
+left locked (out of quota: Service Bus delivers it again when the lock expires, a backoff as long as the
+queue's lock duration) or dead-lettered with a reason and description (permanent failure; it waits in the
+dead-letter queue for a human and the replay tool). If the flow itself crashes, every message is abandoned and the error is
 re-raised so the invocation shows as failed in Application Insights.
 """
 
@@ -88,6 +89,12 @@ def _settle(actions: MessageActions, message: Any, settlement: Settlement) -> No
         _safely(actions.complete, message)
     elif settlement.outcome is Outcome.ABANDON:
         _safely(actions.abandon, message)
+    elif settlement.outcome is Outcome.RETRY_LATER:
+        log.info(
+            "Message %s left locked until its lock expires (%s)",
+            settlement.message.message_id,
+            settlement.reason,
+        )
     else:
         _safely(
             actions.deadletter,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -335,3 +336,30 @@ def test_raw_message_bodies_reach_the_function_unchanged(sandbox: Sandbox) -> No
     assert sandbox.queue.completed == 1
     assert sandbox.queue.dead_letters == []
     assert sandbox.spapi.requests.total() == 0
+
+
+@pytest.mark.slow
+def test_running_out_of_amazon_quota_delays_messages_instead_of_dead_lettering_them(
+    azurite, factory: OrderFactory
+) -> None:
+    """More fresh orders than getOrder's burst (Amazon's default plan, enforced by the emulator): the ones
+    over quota wait for their lock to expire instead of being abandoned in a loop; all land, none dead-lettered."""
+    options = SandboxOptions(retry=FAST_RETRY, enforce_rate_limits=True, max_batch=40)
+    with Sandbox(options, azurite=azurite) as sandbox:
+        now = datetime.now(UTC)
+        for index in range(36):
+            order = factory.order(
+                status="UNSHIPPED",
+                marketplace_id="ATVPDKIKX0DER",
+                created_time=now - timedelta(minutes=5, seconds=index),
+                last_updated_time=now - timedelta(seconds=10),
+            )
+            sandbox.spapi.put_order(order.to_api())
+            sandbox.publish(order_change_notification(order))
+        sandbox.deliver(timeout=120)
+        assert len(crm_orders(sandbox)) == 36
+        assert sandbox.queue.dead_letters == []
+        totals = sandbox.runtime().order_sync.totals
+        assert totals["retry_later"] > 0
+        assert totals["abandoned"] == 0
+        assert sandbox.spapi.requests.faults() == {}  # we paced ourselves: Amazon never had to throttle
