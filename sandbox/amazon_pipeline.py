@@ -13,7 +13,7 @@ import statistics
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -101,8 +101,15 @@ class AmazonPipeline:
         )
 
     # --- the function app ---------------------------------------------------------------------------------
-    def deliver(self, app: Any, *, timeout: float = 600.0) -> DeliveryStats:
+    def deliver(
+        self, app: Any, *, timeout: float = 600.0, publisher: Callable[[], None] | None = None
+    ) -> DeliveryStats:
+        """Run bridge and function until everything is through. A `publisher` runs alongside, as Amazon
+        publishes while the app works (and a queue that stays short is what SQS is built for)."""
         stats = DeliveryStats()
+        publishing = (
+            threading.Thread(target=publisher, name="amazon publisher", daemon=True) if publisher else None
+        )
         source = ServiceBusQueueSource(self.bus.connection_string, self.queue)
 
         def started(batch: list[LockedMessage]) -> None:
@@ -117,6 +124,8 @@ class AmazonPipeline:
         )
         bridge = _BridgeTimer(app, stats)
         bridge.start()
+        if publishing is not None:
+            publishing.start()
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -124,7 +133,7 @@ class AmazonPipeline:
                 if batch:
                     host.invoke(batch)
                     continue
-                if self._drained():
+                if (publishing is None or not publishing.is_alive()) and self._drained():
                     break
             else:
                 raise TimeoutError(f"notifications still in flight after {timeout}s")

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,14 +172,18 @@ class Sandbox:
             function_app.app, "amazon_notifications", source or self.queue, max_batch=self.options.max_batch
         )
 
-    def deliver(self, *, timeout: float = 300.0) -> HostStats:
+    def deliver(self, *, timeout: float = 300.0, publisher: Callable[[], None] | None = None) -> HostStats:
         """Run the function over everything queued, redeliveries included, until the queue is empty.
-        With the amazon pipeline, the bridge runs too, until SQS and Service Bus are both empty."""
+        With the amazon pipeline, the bridge runs too, until SQS and Service Bus are both empty, and a
+        `publisher` may keep publishing meanwhile."""
         if self.pipeline is not None:
             import function_app
 
-            delivery = self.last_delivery = self.pipeline.deliver(function_app.app, timeout=timeout)
+            delivery = self.pipeline.deliver(function_app.app, timeout=timeout, publisher=publisher)
+            self.last_delivery = delivery
             return delivery.host
+        if publisher is not None:
+            publisher()
         return self.host().pump(timeout=timeout)
 
     @staticmethod
