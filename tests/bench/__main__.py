@@ -1,7 +1,10 @@
-"""`python -m tests.bench [orders]`: print the benchmark figures (see tests/bench/order_sync.py)."""
+"""`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py)."""
 
 import sys
 
-from tests.bench.order_sync import main
+from tests.bench import bridge, order_sync
 
-sys.exit(main(sys.argv[1:]))
+count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+order_sync.main([str(count)])
+print()
+bridge.main(count)
