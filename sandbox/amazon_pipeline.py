@@ -43,7 +43,9 @@ class DeliveryStats:
 
 
 class AmazonPipeline:
-    def __init__(self, queue: str, *, bridge_seconds: float = 2.0, max_batch: int = 32) -> None:
+    def __init__(
+        self, queue: str, *, bridge_seconds: float = 2.0, max_batch: int = 32, lock_seconds: float = 30.0
+    ) -> None:
         self.queue = queue
         self.bridge_seconds = bridge_seconds
         self.max_batch = max_batch
@@ -52,9 +54,7 @@ class AmazonPipeline:
             {
                 queue: QueueOptions(
                     max_delivery_count=10,
-                    # Short, so that a message left locked (out of quota) comes back soon in the sandbox;
-                    # deployed queues use 5 minutes (README).
-                    lock_duration=timedelta(seconds=10),
+                    lock_duration=timedelta(seconds=lock_seconds),
                     requires_duplicate_detection=True,
                     duplicate_detection_window=timedelta(minutes=10),
                 )

@@ -216,7 +216,7 @@ class InMemoryQueue:
         *,
         max_delivery_count: int = 10,
         duplicate_window: timedelta = timedelta(minutes=10),
-        lock_duration: timedelta = timedelta(seconds=2),
+        lock_duration: timedelta = timedelta(seconds=30),
     ) -> None:
         self.max_delivery_count = max_delivery_count
         self.duplicate_window = duplicate_window

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,9 @@ class SandboxOptions:
     # "amazon": SQS (moto) -> sqs_bridge -> Service Bus (AMQP stand-in) -> amazon_notifications, as deployed.
     pipeline: Literal["memory", "amazon"] = "memory"
     bridge_seconds: float = 2.0  # BRIDGE_MAX_SECONDS for the amazon pipeline
+    # Peek-lock duration of the queue: also how long a message left locked (out of quota) waits. Deployed
+    # queues use 5 minutes; the sandbox shortens it so such messages come back within a test.
+    lock_seconds: float = 30.0
 
 
 class Sandbox:
@@ -56,7 +60,7 @@ class Sandbox:
             enforce_rate_limits=self.options.enforce_rate_limits, rate_limits=self.options.spapi_rate_limits
         )
         self.dataverse = DataverseEmulator(prefix=self.options.prefix)
-        self.queue = InMemoryQueue()
+        self.queue = InMemoryQueue(lock_duration=timedelta(seconds=self.options.lock_seconds))
         self.pipeline = (
             AmazonPipeline(
                 "amazon-notifications",

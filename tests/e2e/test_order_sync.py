@@ -344,7 +344,7 @@ def test_running_out_of_amazon_quota_delays_messages_instead_of_dead_lettering_t
 ) -> None:
     """More fresh orders than getOrder's burst (Amazon's default plan, enforced by the emulator): the ones
     over quota wait for their lock to expire instead of being abandoned in a loop; all land, none dead-lettered."""
-    options = SandboxOptions(retry=FAST_RETRY, enforce_rate_limits=True, max_batch=40)
+    options = SandboxOptions(retry=FAST_RETRY, enforce_rate_limits=True, max_batch=40, lock_seconds=2)
     with Sandbox(options, azurite=azurite) as sandbox:
         now = datetime.now(UTC)
         for index in range(36):
