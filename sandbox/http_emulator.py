@@ -19,9 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.services import Service
 
 
 class Fault(StrEnum):
@@ -135,7 +136,7 @@ class RequestCounter:
             self._faults.clear()
 
 
-class HttpEmulator:
+class HttpEmulator(Service):
     """Base class: subclasses implement `operation_of`, `handle` and the two error-body hooks."""
 
     server_name: ClassVar[str] = "emulator"
@@ -185,14 +186,6 @@ class HttpEmulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- request pipeline ---------------------------------------------------------------------------
     def dispatch(self, request: EmulatorRequest) -> EmulatorResponse | None:

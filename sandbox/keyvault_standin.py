@@ -33,7 +33,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -42,6 +41,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from sandbox.services import Service
 
 VAULT_RESOURCE = "https://vault.azure.net"
 VAULT_SCOPE = VAULT_RESOURCE + "/.default"
@@ -105,7 +106,7 @@ class StaticTokenCredential:
         self.tenants.append(tenant_id)
 
 
-class KeyVaultStandIn:
+class KeyVaultStandIn(Service):
     """A vault of secrets behind HTTPS and Key Vault's challenge protocol; use as a context manager."""
 
     def __init__(self, *, tenant_id: str = "72f988bf-86f1-41af-91ab-2d7cd011db47") -> None:
@@ -222,14 +223,6 @@ class KeyVaultStandIn:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- the protocol -----------------------------------------------------------------------------------
     def answer(

@@ -11,18 +11,13 @@ each test uses a queue of its own (`create_queue` with a fresh name).
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from sandbox.azurite import free_port
+from sandbox.services import LocalProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -43,13 +38,14 @@ def moto_server_binary() -> str:
     raise FileNotFoundError("moto_server not found: install the dev requirements (moto[server])")
 
 
-class MotoSqs:
+class MotoSqs(LocalProcess):
     """moto's server as a subprocess; `endpoint_url` is what SQS_ENDPOINT (or boto3's endpoint_url) takes."""
 
+    name = "moto server"
+
     def __init__(self, region: str = REGION) -> None:
+        super().__init__()
         self.region = region
-        self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -77,51 +73,18 @@ class MotoSqs:
         finally:
             client.close()
 
-    def start(self, timeout: float = 30.0) -> Self:
-        for _attempt in range(3):  # the port we picked may be taken in between: try another
-            self.port = free_port()
-            self._process = subprocess.Popen(
-                [moto_server_binary(), "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
-            )
-            if self._wait_ready(timeout):
-                return self
-            self.stop()
-        raise RuntimeError("moto server did not start")
+    def command(self, port: int) -> list[str]:
+        return [moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)]
 
-    def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    pass
-                # The port answers before the app is ready; moto's own API says when it is.
-                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=2) as answer:  # noqa: S310 (loopback URL we built)
-                    if answer.status == 200:
-                        return True
-            except OSError:
-                time.sleep(0.05)
-        return False
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
 
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-            self._process = None
-            self.port = 0
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def is_ready(self) -> bool:
+        """The port answers before the app is ready; moto's own API says when it is."""
+        if not super().is_ready():
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=2) as answer:  # noqa: S310 (loopback URL we built)
+                return bool(answer.status == 200)
+        except OSError:
+            return False

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Self
 
 from proton.reactor import ApplicationEvent, Container, EventInjector
+
+from sandbox.services import Service
 
 from . import codec
 from .broker import BrokerHandler
@@ -24,7 +25,7 @@ _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
 
-class ServiceBusStandIn:
+class ServiceBusStandIn(Service):
     """An AMQP 1.0 stand-in for a Service Bus namespace with queues (no topics, sessions, transactions)."""
 
     def __init__(
@@ -74,14 +75,6 @@ class ServiceBusStandIn:
         if self._failure is not None:
             # A bug in the broker kills its thread and leaves clients waiting; say so at teardown at least.
             raise RuntimeError("the Service Bus stand-in crashed while running") from self._failure
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _run(self, container: Container) -> None:
         try:
