@@ -26,6 +26,7 @@ from pathlib import Path
 from sandbox.amazon_samples import OrderFactory, order_change_notification
 from sandbox.azurite import Azurite
 from sandbox.harness import Sandbox, SandboxOptions
+from sandbox.http_emulator import Fault, FaultPlan
 
 REPO = Path(__file__).resolve().parents[2]
 LIVE_PLAN = {"getOrder": (200.0, 200)}  # requests/s, burst: a seller on a raised usage plan
@@ -57,8 +58,11 @@ class SyncFigures:
         ]
 
 
-def sync_orders(count: int, *, pattern: str, azurite: Azurite, max_batch: int = 100) -> SyncFigures:
-    """Queue `count` ORDER_CHANGE notifications and time their delivery to Dataverse."""
+def sync_orders(
+    count: int, *, pattern: str, azurite: Azurite, max_batch: int = 100, amazon_latency: float = 0.0
+) -> SyncFigures:
+    """Queue `count` ORDER_CHANGE notifications and time their delivery to Dataverse. `amazon_latency`
+    makes every SP-API answer take that long (on loopback they take a millisecond, at Amazon hundreds)."""
     now = datetime.now(UTC)
     factory = OrderFactory(seed=7)
     options = SandboxOptions(max_batch=max_batch, spapi_rate_limits=LIVE_PLAN if pattern == "live" else None)
@@ -70,6 +74,13 @@ def sync_orders(count: int, *, pattern: str, azurite: Azurite, max_batch: int = 
             order = factory.order(status="UNSHIPPED", created_time=created, last_updated_time=updated)
             sandbox.spapi.put_order(order.to_api())
             sandbox.publish(order_change_notification(order))
+        if amazon_latency:
+            sandbox.spapi.faults = FaultPlan(
+                rate=1.0,
+                kinds=(Fault.SLOW,),
+                slow_seconds=amazon_latency,
+                operations=frozenset({"getOrder", "searchOrders"}),
+            )
         sandbox.runtime()  # settings and mapping load before the clock starts, as on a warm instance
         if pattern == "live":
             sandbox.runtime().spapi.buckets["getOrder"].set_rate(LIVE_PLAN["getOrder"][0])
@@ -82,7 +93,8 @@ def sync_orders(count: int, *, pattern: str, azurite: Azurite, max_batch: int = 
         spapi = {name: n for name, n in sandbox.spapi.requests.snapshot().items() if name != "lwa.token"}
         dataverse = sandbox.dataverse.requests.snapshot()
         return SyncFigures(
-            pattern=pattern,
+            pattern=pattern
+            + (f", Amazon answering in {amazon_latency * 1000:.0f} ms" if amazon_latency else ""),
             orders=count,
             seconds=seconds,
             spapi_calls=sum(spapi.values()),
@@ -144,9 +156,9 @@ def main(argv: list[str]) -> int:
     print(f"  app modules imported at that point: {modules or 'none'}")
     print()
     with Azurite() as azurite:
-        for pattern in ("backlog", "live"):
+        for pattern, latency in (("backlog", 0.0), ("live", 0.0), ("live", 0.15)):
             gc.collect()
-            figures = sync_orders(count, pattern=pattern, azurite=azurite)
+            figures = sync_orders(count, pattern=pattern, azurite=azurite, amazon_latency=latency)
             print("\n".join(figures.lines()))
             print()
     print(
