@@ -25,9 +25,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, get_args
 from urllib.parse import parse_qs, unquote
 
+from sandbox.amazon_samples import FulfillmentStatus
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse, FaultPlan, HttpEmulator
 
 LWA_TOKEN: Final = "lwa.token"
@@ -88,17 +89,7 @@ ITEM_DATASET_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "FULFILLMENT": ("fulfillment",),
     "TAX": ("tax",),
 }
-FULFILLMENT_STATUSES: Final = frozenset(
-    {
-        "PENDING_AVAILABILITY",
-        "PENDING",
-        "UNSHIPPED",
-        "PARTIALLY_SHIPPED",
-        "SHIPPED",
-        "CANCELLED",
-        "UNFULFILLABLE",
-    }
-)
+FULFILLMENT_STATUSES: Final = frozenset(get_args(FulfillmentStatus))
 FULFILLED_BY: Final = frozenset({"MERCHANT", "AMAZON"})
 MAX_MARKETPLACE_IDS: Final = 50
 MAX_RESULTS_PER_PAGE: Final = 100
