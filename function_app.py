@@ -1,9 +1,9 @@
 """Azure Functions entry point (Python v2 programming model). Triggers only: decode, call a flow, settle.
 
 Heavy SDKs are imported inside the functions, on first use, so a cold start pays only for what runs.
+No `from __future__ import annotations` here: the Python worker reads the parameter annotations to recognise
+the SDK-type Service Bus binding, so they must be real types, not strings.
 """
-
-from __future__ import annotations
 
 import logging
 
@@ -23,7 +23,8 @@ app = func.FunctionApp()
 def amazon_notifications(
     messages: list[servicebus.ServiceBusReceivedMessage], message_actions: servicebus.ServiceBusMessageActions
 ) -> None:
-    """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, abandoned or dead-lettered."""
+    """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, abandoned, left locked
+    (out of quota) or dead-lettered with a reason."""
     from shared.runtime import get_runtime
     from shared.servicebus.settlement import run_and_settle
 
