@@ -6,10 +6,9 @@ lives in memory only, so every run starts clean.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from sandbox.services import LocalProcess, free_port
+from sandbox.services import LocalProcess, find_program, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 # Azurite's well-known development account (public, documented by Microsoft; not a secret).
@@ -20,13 +19,11 @@ __all__ = ["Azurite", "free_port"]
 
 
 def azurite_table_binary() -> str:
-    local = REPO / "node_modules" / ".bin" / "azurite-table"
-    if local.exists():
-        return str(local)
-    found = shutil.which("azurite-table")
-    if found:
-        return found
-    raise FileNotFoundError("azurite-table not found: run `npm ci` in the repository (see README)")
+    return find_program(
+        "azurite-table",
+        first_look_in=REPO / "node_modules" / ".bin",
+        install_hint="run `npm ci` in the repository (see README)",
+    )
 
 
 class Azurite(LocalProcess):

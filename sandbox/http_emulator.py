@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.services import Service
+from sandbox.services import Service, serve_in_background, shut_down
 
 
 class Fault(StrEnum):
@@ -172,20 +172,12 @@ class HttpEmulator(Service):
         handler = type("BoundHandler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            name=self.server_name,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, self.server_name)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut_down(self._server)
+        self._server = None
 
     # --- request pipeline ---------------------------------------------------------------------------
     def dispatch(self, request: EmulatorRequest) -> EmulatorResponse | None:

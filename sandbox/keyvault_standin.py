@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sandbox.services import Service
+from sandbox.services import Service, serve_in_background, shut_down
 
 VAULT_RESOURCE = "https://vault.azure.net"
 VAULT_SCOPE = VAULT_RESOURCE + "/.default"
@@ -206,20 +206,12 @@ class KeyVaultStandIn(Service):
         context.load_cert_chain(*_write_certificates(self._dir))
         handler = type("BoundKeyVaultHandler", (_Handler,), {"vault": self})
         self._server = _TlsServer(("127.0.0.1", 0), handler, context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            name="keyvault-standin",
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "keyvault-standin")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut_down(self._server)
+        self._server = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

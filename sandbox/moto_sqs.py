@@ -11,13 +11,12 @@ each test uses a queue of its own (`create_queue` with a fresh name).
 
 from __future__ import annotations
 
-import shutil
 import sys
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox.services import LocalProcess
+from sandbox.services import LocalProcess, find_program
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -29,13 +28,11 @@ SECRET_ACCESS_KEY = "testing"
 
 
 def moto_server_binary() -> str:
-    beside_python = Path(sys.executable).parent / "moto_server"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("moto_server")
-    if found:
-        return found
-    raise FileNotFoundError("moto_server not found: install the dev requirements (moto[server])")
+    return find_program(
+        "moto_server",
+        first_look_in=Path(sys.executable).parent,
+        install_hint="install the dev requirements (moto[server])",
+    )
 
 
 class MotoSqs(LocalProcess):

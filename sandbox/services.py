@@ -7,9 +7,13 @@ picks a free port, starts the program, waits until it answers and stops it (term
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import socketserver
 import subprocess
+import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -19,6 +23,32 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def find_program(name: str, *, first_look_in: Path, install_hint: str) -> str:
+    """A program from the project's own install (node_modules/.bin, the venv's bin) before PATH."""
+    local = first_look_in / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise FileNotFoundError(f"{name} not found: {install_hint}")
+
+
+def serve_in_background(server: socketserver.BaseServer, name: str) -> threading.Thread:
+    """Run an in-process server (an emulator, a stand-in) on a daemon thread."""
+    thread = threading.Thread(
+        target=server.serve_forever, name=name, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def shut_down(server: socketserver.BaseServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 class Service:
