@@ -94,6 +94,7 @@ class SpApiSession:
         self.calls: Counter[str] = Counter()  # HTTP requests sent, per operation, retries included
         self._calls_lock = threading.Lock()
         self._local = threading.local()
+        self.token_lock = threading.Lock()  # see LwaTokenClient.get_auth
         self._http: httpx.Client | None = None
         self._http_lock = threading.Lock()
 
@@ -264,6 +265,12 @@ def _token_client_class(session: SpApiSession) -> type:
         scheme = f"{parts.scheme}://"
         host = parts.netloc
         path = parts.path or "/auth/o2/token"
+
+        def get_auth(self) -> Any:
+            # One token for all fetch threads: without the lock each thread misses the library's cache at
+            # once and asks Login with Amazon for a token of its own.
+            with session.token_lock:
+                return super().get_auth()
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)

@@ -185,3 +185,17 @@ def test_throttled_errors_are_typed(emulator: SpApiEmulator) -> None:
         OrdersApi(session_for(emulator, attempts=2)).get_order("113-0000000-0000000")
     assert error.value.transient
     assert error.value.rate == pytest.approx(0.5)
+
+
+def test_parallel_fetches_share_one_login_with_amazon_token(emulator: SpApiEmulator) -> None:
+    """Eight threads fetching at once ask Login with Amazon once, not once per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    orders = OrderFactory(seed=8).orders(16)
+    for order in orders:
+        emulator.put_order(order.to_api())
+    api = OrdersApi(session_for(emulator))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fetched = list(pool.map(lambda order: api.get_order(order.order_id), orders))
+    assert len(fetched) == 16
+    assert emulator.requests.snapshot() == {"lwa.token": 1, "getOrder": 16}
