@@ -1,7 +1,10 @@
-"""The error vocabulary every layer speaks: is it worth trying again, and why did it fail?
+"""The error vocabulary every layer speaks: is it worth trying again, when, and why did it fail?
 
-A trigger only has to ask `transient`: transient failures are retried (the message is abandoned and
-redelivered), permanent ones are dead-lettered with `reason` and the message text as description.
+One base carries everything a caller decides on: `transient` (try again later) or not (dead-letter with
+`reason`), the platform's `status` and error `code` when there was one, and `retry_after` seconds when the
+platform (or our own rate limiter) said how long to wait. Connector errors only choose a class and fill
+these in; nobody redeclares them.
+
 Messages never carry buyer data, tokens or secrets, because they end up in logs and dead-letter queues.
 """
 
@@ -14,10 +17,21 @@ class SyncError(Exception):
     transient: bool = False
     reason: str = "SyncError"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         if reason is not None:
             self.reason = reason
+        self.status = status  # HTTP status of the platform's answer, when there was one
+        self.code = code  # the platform's own error code (Amazon's "QuotaExceeded", Dataverse's "0x80040217")
+        self.retry_after = retry_after  # seconds the platform asked us to wait
 
 
 class TransientError(SyncError):

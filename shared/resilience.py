@@ -27,10 +27,6 @@ class RateLimited(TransientError):
 
     reason = "RateLimited"
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class TokenBucket:
     """Amazon's usage-plan model: `burst` tokens, refilled at `rate` tokens per second.
@@ -130,8 +126,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_after_of(exc: BaseException) -> float | None:
-    value = getattr(exc, "retry_after", None)
-    return float(value) if isinstance(value, int | float) else None
+    return exc.retry_after if isinstance(exc, SyncError) else None
 
 
 def call_with_retries(

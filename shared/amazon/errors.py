@@ -10,11 +10,6 @@ class SpApiTransientError(TransientError):
 
     reason = "SpApiUnavailable"
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
 
 class SpApiThrottled(SpApiTransientError):
     """HTTP 429 QuotaExceeded. `rate` is the x-amzn-RateLimit-Limit Amazon returned, when it did."""
@@ -22,7 +17,9 @@ class SpApiThrottled(SpApiTransientError):
     reason = "SpApiThrottled"
 
     def __init__(self, message: str, *, rate: float | None = None) -> None:
-        super().__init__(message, status=429, retry_after=(1.0 / rate) if rate else None)
+        super().__init__(
+            message, status=429, code="QuotaExceeded", retry_after=(1.0 / rate) if rate else None
+        )
         self.rate = rate
 
 
@@ -30,11 +27,6 @@ class SpApiPermanentError(PermanentError):
     """The request itself is wrong or not allowed (400, 403, 404, ...): retrying gives the same answer."""
 
     reason = "SpApiRejected"
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 class SpApiNotFound(SpApiPermanentError):

@@ -58,19 +58,11 @@ class SqsUnavailable(TransientError):
 
     reason = "SqsUnavailable"
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
 
 class SqsRefused(ConfigurationError):
     """SQS refuses us for good: the queue does not exist, or the keys or the IAM policy are wrong."""
 
     reason = "SqsRefused"
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -195,7 +187,8 @@ class Boto3SqsQueue:
             except (SqsUnavailable, SqsRefused) as exc:
                 # The whole call failed: none of its entries is known to be applied.
                 failed.extend(
-                    EntryFailure(message.message_id, exc.code, sender_fault=False) for message in chunk
+                    EntryFailure(message.message_id, exc.code or type(exc).__name__, sender_fault=False)
+                    for message in chunk
                 )
                 continue
             ok, bad = _entry_outcomes(chunk, answer)

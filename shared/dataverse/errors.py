@@ -17,19 +17,6 @@ TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 class DataverseTransientError(TransientError):
     reason = "DataverseUnavailable"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
 
 class DataverseThrottled(DataverseTransientError):
     reason = "DataverseThrottled"
@@ -43,11 +30,6 @@ class AmbiguousWrite(DataverseTransientError):
 
 class DataverseError(PermanentError):
     reason = "DataverseRejected"
-
-    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 class DataverseNotFound(DataverseError):

@@ -122,8 +122,7 @@ def test_attempts_are_bounded() -> None:
 def test_server_retry_after_is_honoured() -> None:
     """A server-given retry_after decides the wait (plus at most 10% jitter)."""
     waits: list[float] = []
-    error = Flaky("throttled")
-    error.retry_after = 2.0  # type: ignore[attr-defined]
+    error = Flaky("throttled", retry_after=2.0)
     calls = iter([error, None])
 
     def operation() -> str:
@@ -138,8 +137,7 @@ def test_server_retry_after_is_honoured() -> None:
 
 def test_total_wait_budget_turns_long_waits_into_failures() -> None:
     """A Retry-After beyond the budget is not slept: the error propagates for a later redelivery."""
-    error = Flaky("come back in an hour")
-    error.retry_after = 3600.0  # type: ignore[attr-defined]
+    error = Flaky("come back in an hour", retry_after=3600.0)
     waits: list[float] = []
 
     def operation() -> None:
