@@ -74,12 +74,15 @@ class Runtime:
 
     @cached_property
     def order_sync(self) -> OrderSync:
+        from shared.dataverse.orders import CrmOrders
         from shared.flows.order_sync import OrderSync
         from shared.flows.order_writer import OrderWriter
 
         return OrderSync(
             orders=self.orders,
-            writer=OrderWriter(self.dataverse, orders_per_batch=self.settings.dataverse_orders_per_batch),
+            writer=OrderWriter(
+                CrmOrders(self.dataverse), orders_per_batch=self.settings.dataverse_orders_per_batch
+            ),
             catalog=self.catalog,
             state=self.state,
             mapping=self.mapping,

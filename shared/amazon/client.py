@@ -1,6 +1,6 @@
 """One SP-API session per process: credentials, HTTP transport, rate limiting, retries, call counting.
 
-Built on python-amazon-sp-api, with three of its quirks handled here (GUIDE section 5):
+Built on python-amazon-sp-api, with three of its quirks handled here:
 - it raises only when a response body has `errors`: a 5xx with an HTML body would pass as an empty
   success, so our transport checks the status code itself and raises typed errors;
 - it does not retry, and its retry decorator does not cover later pages: every call (each page
@@ -11,6 +11,7 @@ Built on python-amazon-sp-api, with three of its quirks handled here (GUIDE sect
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -39,6 +40,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+
+
+@dataclass(frozen=True)
+class SpApi:
+    """A python-amazon-sp-api client class, named so it is imported on first use (cold starts)."""
+
+    module: str
+    name: str
+    version: str | None = None
+
+    def load(self) -> type:
+        cls: type = getattr(importlib.import_module(self.module), self.name)
+        return cls
+
+
+ORDERS_2026 = SpApi("sp_api.api.orders.orders_2026_01_01", "OrdersV20260101", "2026-01-01")
 
 
 @dataclass(frozen=True)
@@ -99,15 +116,16 @@ class SpApiSession:
         self._http_lock = threading.Lock()
 
     # --- calling ----------------------------------------------------------------------------------
-    def call(self, operation: str, request: Callable[[Any], T]) -> T:
-        """Run `request(orders_client)` under the operation's rate limit, with bounded retries."""
+    def call(self, operation: str, api: SpApi, request: Callable[[Any], T]) -> T:
+        """Run `request(client)` with this thread's client of `api`, under the operation's rate limit and
+        with bounded retries. Every page of a paged operation is its own call."""
         bucket = self.buckets[operation]
 
         def attempt() -> T:
             bucket.acquire(max_wait=self.max_rate_wait, sleep=self._sleep)
             self._count(operation)
             try:
-                response = request(self.orders_client())
+                response = request(self.client(api))
             except SpApiThrottled as exc:
                 if exc.rate:
                     bucket.set_rate(exc.rate)
@@ -133,24 +151,23 @@ class SpApiSession:
         with self._calls_lock:
             self.calls[operation] += 1
 
-    # --- the python-amazon-sp-api client ------------------------------------------------------------
-    def orders_client(self) -> Any:
-        """The library's Orders v2026-01-01 client, one per thread (it keeps per-request state)."""
-        client = getattr(self._local, "orders", None)
-        if client is None:
-            client = self._local.orders = self._build_orders_client()
-        return client
+    # --- the python-amazon-sp-api clients -----------------------------------------------------------
+    def client(self, api: SpApi) -> Any:
+        """The library's client of `api`, one per thread (it keeps per-request state)."""
+        clients: dict[SpApi, Any] = self._local.__dict__.setdefault("clients", {})
+        if api not in clients:
+            clients[api] = self._build_client(api)
+        return clients[api]
 
-    def _build_orders_client(self) -> Any:
-        from sp_api.api.orders.orders_2026_01_01 import OrdersV20260101
+    def _build_client(self, api: SpApi) -> Any:
         from sp_api.base import Marketplaces
 
-        client = OrdersV20260101(
+        client = api.load()(
             Marketplaces.US,
             refresh_token=self.config.refresh_token,
             credentials={"lwa_app_id": self.config.client_id, "lwa_client_secret": self.config.client_secret},
             timeout=self.config.timeout,
-            version="2026-01-01",
+            version=api.version,
             auth_token_client_class=_token_client_class(self),
         )
         client.endpoint = self.config.endpoint  # the library has no endpoint argument

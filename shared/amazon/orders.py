@@ -13,8 +13,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.amazon.client import SpApiSession
+from shared.amazon.client import ORDERS_2026, SpApiSession
 from shared.amazon.errors import SpApiPermanentError
+from shared.amazon.order_translation import AmazonOrderInvalid, to_canonical
+from shared.model.order import Order
 
 # Search results lag about two minutes, and Amazon refuses a `lastUpdatedBefore` later than now - 2 min.
 SEARCH_LAG = timedelta(minutes=2)
@@ -38,16 +40,16 @@ class OrdersApi:
     def get_order_tokens_available(self) -> float:
         return self._session.buckets["getOrder"].available()
 
-    def get_order(self, order_id: str) -> dict[str, Any]:
-        """The order with its items and the configured datasets, as Amazon's JSON."""
+    def get_order(self, order_id: str) -> Order:
+        """The order with its items and the configured datasets."""
         included = ",".join(self._session.config.included_data)
         response = self._session.call(
-            "getOrder", lambda client: client.get_order(order_id, includedData=included)
+            "getOrder", ORDERS_2026, lambda client: client.get_order(order_id, includedData=included)
         )
         order = (response.payload or {}).get("order")
         if not isinstance(order, dict):
             raise SpApiPermanentError("getOrder answered without an order object")
-        return order
+        return to_canonical(order)
 
     def search_orders(
         self,
@@ -56,8 +58,9 @@ class OrdersApi:
         last_updated_before: datetime | None = None,
         marketplace_ids: Sequence[str] | None = None,
         max_pages: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Orders updated in the window, 100 per page; each page is rate-limited and retried on its own."""
+    ) -> Iterator[Order | AmazonOrderInvalid]:
+        """Orders updated in the window, 100 per page; each page is rate-limited and retried on its own.
+        An order Amazon sends in a form we cannot read comes as its error, so the page's others still count."""
         params: dict[str, Any] = {
             "lastUpdatedAfter": _iso(last_updated_after),
             # Passed explicitly: otherwise the library adds marketplace parameters of its own.
@@ -70,14 +73,24 @@ class OrdersApi:
         pages = 0
         while True:
             response = self._session.call(
-                "searchOrders", functools.partial(_search_page, params=dict(params))
+                "searchOrders", ORDERS_2026, functools.partial(_search_page, params=dict(params))
             )
             pages += 1
-            yield from (response.payload or {}).get("orders") or []
+            for raw in (response.payload or {}).get("orders") or []:
+                yield _translated(raw)
             token = response.next_token
             if not token or (max_pages is not None and pages >= max_pages):
                 return
             params["paginationToken"] = token
+
+
+def _translated(raw: Any) -> Order | AmazonOrderInvalid:
+    if not isinstance(raw, dict):
+        return AmazonOrderInvalid("searchOrders returned an entry that is not an order object")
+    try:
+        return to_canonical(raw)
+    except AmazonOrderInvalid as exc:
+        return exc
 
 
 def _search_page(client: Any, *, params: dict[str, Any]) -> Any:

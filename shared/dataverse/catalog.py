@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.dataverse import odata
 from shared.dataverse.client import DataverseClient
-from shared.mapping.salesorder import Lookups, ProductRef
+from shared.model.crm import Lookups, ProductRef
 
 SKUS_PER_QUERY = 50  # keeps the $filter well below URL length limits, even with long SKUs
 

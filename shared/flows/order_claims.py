@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.errors import SyncError
+from shared.model.applied import OrderVersion
+from shared.model.crm import OrderWritePlan
+from shared.model.order import OrderStatus
 from shared.state.store import Claim, ConcurrentUpdate, OrderCheckpoint, StateStore
 from shared.timeutil import utc_now
 
@@ -28,9 +31,20 @@ CONTENTION_POLL_SECONDS = 0.25
 class ClaimRequest:
     order_id: str
     checkpoint: OrderCheckpoint | None  # as read at the start of the batch
-    content_hash: str
+    content_hash: str  # of what we are about to write
     owner: str
     amazon_updated: datetime
+    status: OrderStatus
+
+    @classmethod
+    def of(
+        cls, order_id: str, checkpoint: OrderCheckpoint | None, plan: OrderWritePlan, owner: str
+    ) -> ClaimRequest:
+        return cls(order_id, checkpoint, plan.content_hash, owner, plan.amazon_updated, plan.status)
+
+    @property
+    def version(self) -> OrderVersion:
+        return OrderVersion.snapshot(self.amazon_updated, self.status, self.content_hash)
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,8 @@ class ClaimDesk:
                 self._sleep(CONTENTION_POLL_SECONDS)
                 checkpoint = self._state.get_order(request.order_id)
                 continue
-            if checkpoint is not None and not checkpoint.is_pending and _covers(checkpoint, request):
+            settled = checkpoint.settled if checkpoint is not None else None
+            if settled is not None and settled.covers(request.version):
                 return Covered()
             try:
                 claimed = self._state.claim(
@@ -113,17 +128,11 @@ class ClaimDesk:
 
     def _held_by_other(self, checkpoint: OrderCheckpoint | None, owner: str) -> bool:
         """A live claim of another message. Our own (redelivered) or an expired one is ours to repair."""
-        if checkpoint is None or not checkpoint.is_pending or checkpoint.pending_owner == owner:
+        pending = checkpoint.pending if checkpoint is not None else None
+        if pending is None or pending.owner == owner:
             return False
-        since = checkpoint.pending_since
-        return since is not None and self._clock() - since <= PENDING_LEASE
+        return pending.since is not None and self._clock() - pending.since <= PENDING_LEASE
 
 
 def _pending(checkpoint: OrderCheckpoint | None) -> bool:
     return checkpoint is not None and checkpoint.is_pending
-
-
-def _covers(checkpoint: OrderCheckpoint, request: ClaimRequest) -> bool:
-    return checkpoint.content_hash == request.content_hash or (
-        checkpoint.applied_updated is not None and request.amazon_updated < checkpoint.applied_updated
-    )

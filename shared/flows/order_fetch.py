@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+from shared.amazon.order_translation import AmazonOrderInvalid
 from shared.amazon.orders import OrdersApi, latest_searchable
 from shared.errors import SyncError
+from shared.model.order import Order
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class FetchRequest:
 
 @dataclass
 class FetchResult:
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # order id -> Amazon's order JSON
+    orders: dict[str, Order] = field(default_factory=dict)
     errors: dict[str, SyncError] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -54,7 +55,11 @@ class OrderFetcher:
         result = FetchResult()
         if len(requests) >= SEARCH_MIN_ORDERS:
             self._search(requests, result)
-        remaining = [request.order_id for request in requests if request.order_id not in result.orders]
+        remaining = [
+            request.order_id
+            for request in requests
+            if request.order_id not in result.orders and request.order_id not in result.errors
+        ]
         if remaining:
             with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(remaining))) as pool:
                 answers = list(pool.map(self._get_order, remaining))
@@ -66,7 +71,7 @@ class OrderFetcher:
                     result.counts["amazon_get_order"] += 1
         return result
 
-    def _get_order(self, order_id: str) -> dict[str, Any] | SyncError:
+    def _get_order(self, order_id: str) -> Order | SyncError:
         try:
             return self._orders.get_order(order_id)
         except SyncError as exc:
@@ -85,14 +90,18 @@ class OrderFetcher:
         before = min(before, max(request.newest_change for request in searchable.values()) + SEARCH_MARGIN)
         missing = set(searchable)
         try:
-            for raw in self._orders.search_orders(
+            for found in self._orders.search_orders(
                 last_updated_after=after, last_updated_before=before, max_pages=pages
             ):
-                order_id = str(raw.get("orderId"))
-                if order_id in missing:
-                    result.orders[order_id] = raw
-                    missing.discard(order_id)
-                    result.counts["amazon_search_hit"] += 1
+                order_id = found.order_id if isinstance(found, Order) else found.order_id or ""
+                if order_id not in missing:
+                    continue
+                if isinstance(found, AmazonOrderInvalid):
+                    result.errors[order_id] = found
+                else:
+                    result.orders[order_id] = found
+                missing.discard(order_id)
+                result.counts["amazon_search_hit"] += 1
                 if not missing:
                     break
         except SyncError as exc:

@@ -1,16 +1,18 @@
 """Order sync: ORDER_CHANGE notifications in, Dynamics sales orders out, each change applied exactly once.
 
-    parse -> dedupe -> group by order -> skip stale -> fetch from Amazon -> map -> claim -> write -> commit
+    parse -> dedupe -> group by order -> skip stale -> fetch from Amazon -> plan -> claim -> write -> commit
 
 - Dedupe by NotificationId (SQS and Service Bus both deliver at least once) costs no Amazon or Dataverse
-  call. A notification older than what the CRM already holds (its TimeOfOrderChange is not after the
-  checkpoint's Amazon lastUpdatedTime) is stale and costs nothing either.
+  call. Whether a change is stale is one rule (`AppliedOrder.covers`), asked with what is known at each
+  step: a notification announcing no newer version than the CRM's costs nothing; a fetched snapshot that
+  is older or behind is not written; identical content is not written again.
 - Several notifications of one order in a batch become one fetch and one write. Many orders at once are
   fetched with searchOrders (100 per page) while its small quota lasts; the rest with getOrder.
-- An Amazon snapshot older than the checkpoint, or with a lower status, never overwrites a newer one.
-- Identical content (same hash as the last write) costs no Dataverse write.
 - The checkpoint is claimed (ETag-conditional) before writing and committed after: two instances cannot
   both write one change, and a claim left behind by a crash makes the next delivery repair the order.
+
+Each order moves through typed stages (`_Announced` -> `_Fetched` -> `_Planned` -> `_Claimed`) and ends
+with one outcome; the notification path turns outcomes into settlements, one per message.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
 
 from shared.amazon.notifications import (
     ORDER_CHANGE,
@@ -33,16 +35,18 @@ from shared.amazon.notifications import (
     parse_order_change,
 )
 from shared.amazon.orders import OrdersApi
-from shared.canonical import NOTIFICATION_STATUSES, Order, OrderStatus
 from shared.dataverse.catalog import CrmCatalog
+from shared.dataverse.changesets import OrderWritten
 from shared.errors import PermanentError, SyncError, TransientError
 from shared.flows.order_claims import ClaimDesk, Claimed, ClaimRequest, Covered
 from shared.flows.order_fetch import FetchRequest, OrderFetcher
-from shared.flows.order_writer import OrderWriter, WriteJob, WriteOutcome
-from shared.mapping.amazon_to_canonical import to_canonical
+from shared.flows.order_writer import ClosedInCrm, OrderWriter, WriteJob
 from shared.mapping.config import MappingConfig
-from shared.mapping.salesorder import OrderWritePlan, plan_order
+from shared.mapping.salesorder import order_currency, plan_order
 from shared.messaging import InboundMessage, Settlement
+from shared.model.applied import AppliedOrder, OrderVersion
+from shared.model.crm import CrmState, OrderWritePlan
+from shared.model.order import NOTIFICATION_STATUSES, Order
 from shared.state.store import NotificationRef, OrderCheckpoint, StateStore
 from shared.timeutil import utc_now
 
@@ -63,6 +67,18 @@ class UnknownSku(PermanentError):
     reason = "UnknownSku"
 
 
+class Done(StrEnum):
+    """How an order's sync ended when nothing went wrong."""
+
+    WRITTEN = "written"
+    CLOSED_IN_CRM = "closed_in_crm"  # the CRM order is canceled/fulfilled/invoiced: nothing to write
+    STALE = "stale"  # the CRM already holds this version or a newer one
+    UNCHANGED = "unchanged"  # same content as the last write
+
+
+Outcome = Done | SyncError
+
+
 @dataclass
 class SyncReport:
     settlements: list[Settlement] = field(default_factory=list)
@@ -71,7 +87,7 @@ class SyncReport:
     unknown_skus: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Notice:
     message: InboundMessage
     envelope: NotificationEnvelope
@@ -88,15 +104,14 @@ class _Notice:
         )
 
 
-@dataclass
-class _OrderWork:
+# --- the stages an order passes through ---------------------------------------------------------------
+@dataclass(frozen=True)
+class _Announced:
+    """An order some notifications announced a change of, with its checkpoint as read at the start."""
+
     order_id: str
-    notices: list[_Notice]
-    checkpoint: OrderCheckpoint | None = None
-    raw: dict[str, Any] | None = None
-    order: Order | None = None
-    plan: OrderWritePlan | None = None
-    claim: Claimed | None = None
+    notices: tuple[_Notice, ...]
+    checkpoint: OrderCheckpoint | None
 
     @property
     def owner(self) -> str:
@@ -104,9 +119,8 @@ class _OrderWork:
         return self.notices[0].message.message_id
 
     @property
-    def content_hash(self) -> str:
-        assert self.plan is not None
-        return self.plan.content_hash()
+    def settled(self) -> AppliedOrder | None:
+        return self.checkpoint.settled if self.checkpoint is not None else None
 
     @property
     def oldest_change(self) -> datetime:
@@ -124,6 +138,25 @@ class _OrderWork:
             if notice.change.summary.order_status in NOTIFICATION_STATUSES
         ]
         return max(ranks) if ranks else None
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    announced: _Announced
+    order: Order
+
+
+@dataclass(frozen=True)
+class _Planned:
+    announced: _Announced
+    plan: OrderWritePlan
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    announced: _Announced
+    plan: OrderWritePlan
+    claim: Claimed
 
 
 class OrderSync:
@@ -152,18 +185,11 @@ class OrderSync:
     # --- the flow ---------------------------------------------------------------------------------
     def handle(self, messages: Sequence[InboundMessage]) -> SyncReport:
         report = SyncReport()
-        notices = self._parse(messages, report)
-        notices = self._drop_duplicates(notices, report)
-        work = self._group(notices)
-        checkpoints = self._state.get_orders(item.order_id for item in work)
-        for item in work:
-            item.checkpoint = checkpoints.get(item.order_id)
-        work = [item for item in work if not self._stale_before_fetch(item, report)]
-        self._fetch(work, report)
-        work = [item for item in work if item.raw is not None and self._mapped(item, report)]
-        self._plan(work, report)
-        work = self._claim_all([item for item in work if item.plan is not None], report)
-        self._write(work, report)
+        notices = self._drop_duplicates(self._parse(messages, report), report)
+        announced = self._announce(notices)
+        outcomes = self._sync(announced, report)
+        for item in announced:
+            self._settle(item, outcomes[item.order_id], report)
         self._remember_applied(report)
         with self._totals_lock:
             self.totals.update(report.counts)
@@ -171,6 +197,21 @@ class OrderSync:
             "Order sync: %s", ", ".join(f"{name}={count}" for name, count in sorted(report.counts.items()))
         )
         return report
+
+    def _sync(self, announced: list[_Announced], report: SyncReport) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        fresh = []
+        for item in announced:
+            settled = item.settled
+            if settled is not None and settled.covers(OrderVersion.announced(item.newest_change)):
+                outcomes[item.order_id] = Done.STALE
+            else:
+                fresh.append(item)
+        fetched = self._fetch(fresh, outcomes, report)
+        planned = self._plan(fetched, outcomes, report)
+        claimed = self._claim(planned, outcomes)
+        self._write(claimed, outcomes)
+        return outcomes
 
     # --- steps ------------------------------------------------------------------------------------
     def _parse(self, messages: Sequence[InboundMessage], report: SyncReport) -> list[_Notice]:
@@ -216,182 +257,195 @@ class OrderSync:
             fresh.append(notice)
         return fresh
 
-    def _group(self, notices: list[_Notice]) -> list[_OrderWork]:
+    def _announce(self, notices: list[_Notice]) -> list[_Announced]:
         by_order: dict[str, list[_Notice]] = defaultdict(list)
         for notice in notices:
             by_order[notice.change.amazon_order_id].append(notice)
-        return [_OrderWork(order_id, items) for order_id, items in by_order.items()]
+        checkpoints = self._state.get_orders(by_order)
+        return [
+            _Announced(order_id, tuple(items), checkpoints.get(order_id))
+            for order_id, items in by_order.items()
+        ]
 
-    def _stale_before_fetch(self, item: _OrderWork, report: SyncReport) -> bool:
-        checkpoint = item.checkpoint
-        if checkpoint is None or checkpoint.is_pending or checkpoint.applied_updated is None:
-            return False
-        if item.newest_change > checkpoint.applied_updated:
-            return False
-        report.counts["stale"] += len(item.notices)
-        self._finish(item, report)
-        return True
-
-    def _fetch(self, work: list[_OrderWork], report: SyncReport) -> None:
+    def _fetch(
+        self, work: list[_Announced], outcomes: dict[str, Outcome], report: SyncReport
+    ) -> list[_Fetched]:
         result = self._fetcher.fetch(
             [FetchRequest(item.order_id, item.oldest_change, item.newest_change) for item in work]
         )
         report.counts.update(result.counts)
+        fetched = []
         for item in work:
-            item.raw = result.orders.get(item.order_id)
             error = result.errors.get(item.order_id)
-            if error is not None:
-                self._fail(item, error, report)
-
-    def _mapped(self, item: _OrderWork, report: SyncReport) -> bool:
-        try:
-            order = to_canonical(item.raw or {})
+            order = result.orders.get(item.order_id)
+            if error is not None or order is None:
+                outcomes[item.order_id] = error or SnapshotLagging(f"order {item.order_id} was not fetched")
+                continue
             announced = item.announced_rank
             if announced is not None and order.status.rank < announced:
-                raise SnapshotLagging(
+                outcomes[item.order_id] = SnapshotLagging(
                     f"order {item.order_id}: Amazon still reports {order.amazon_status} after a newer notification"
                 )
-        except SyncError as exc:
-            self._fail(item, exc, report)
-            return False
-        checkpoint = item.checkpoint
-        if checkpoint is not None and not checkpoint.is_pending and checkpoint.applied_updated is not None:
-            older = order.last_updated < checkpoint.applied_updated
-            backwards = checkpoint.status is not None and order.status.rank < _rank(checkpoint.status)
-            if older or backwards:
+                continue
+            settled = item.settled
+            if settled is not None and settled.covers(
+                OrderVersion.snapshot(order.last_updated, order.status)
+            ):
                 log.info("Order %s: Amazon snapshot older than the CRM's; nothing to do", item.order_id)
-                report.counts["stale"] += len(item.notices)
-                self._finish(item, report)
-                return False
-        item.order = order
-        return True
+                outcomes[item.order_id] = Done.STALE
+                continue
+            fetched.append(_Fetched(item, order))
+        return fetched
 
-    def _plan(self, work: list[_OrderWork], report: SyncReport) -> None:
-        orders = [item.order for item in work if item.order is not None]
-        currencies = {order.currency or self._marketplace_currency(order) for order in orders} - {None}
+    def _plan(
+        self, fetched: list[_Fetched], outcomes: dict[str, Outcome], report: SyncReport
+    ) -> list[_Planned]:
+        currencies = {order_currency(item.order, self._mapping) for item in fetched} - {None}
         price_lists = {self._mapping.salesorder.price_list_for(code) for code in currencies if code} - {None}
         try:
             lookups = self._catalog.lookups(
                 currencies={code for code in currencies if code},
                 price_lists={name for name in price_lists if name},
-                skus={sku for order in orders for sku in order.skus},
+                skus={sku for item in fetched for sku in item.order.skus},
             )
         except SyncError as exc:
-            for item in work:
-                self._fail(item, exc, report)
-            return
-        for item in work:
-            if item.order is None:
-                continue
+            outcomes.update((item.announced.order_id, exc) for item in fetched)
+            return []
+        planned = []
+        for item in fetched:
+            order_id = item.announced.order_id
             try:
                 plan = plan_order(item.order, self._mapping, lookups)
             except SyncError as exc:
-                self._fail(item, exc, report)
+                outcomes[order_id] = exc
                 continue
-            for sku in plan.unknown_skus:
-                report.unknown_skus[sku] += 1
+            report.unknown_skus.update(plan.unknown_skus)
             if plan.unknown_skus:
                 log.warning(
                     "Order %s: SKUs with no Dataverse product (productnumber): %s; %s",
-                    item.order_id,
+                    order_id,
                     ", ".join(plan.unknown_skus),
                     "order held" if plan.hold else "written as write-in lines",
                 )
             if plan.hold:
                 report.counts["held"] += 1
-                self._fail(
-                    item,
-                    UnknownSku(f"order {item.order_id} held: unknown SKUs {', '.join(plan.unknown_skus)}"),
-                    report,
+                outcomes[order_id] = UnknownSku(
+                    f"order {order_id} held: unknown SKUs {', '.join(plan.unknown_skus)}"
                 )
                 continue
-            checkpoint = item.checkpoint
-            if checkpoint and not checkpoint.is_pending and checkpoint.content_hash == plan.content_hash():
-                report.counts["unchanged"] += 1
-                self._finish(item, report)
+            settled = item.announced.settled
+            version = OrderVersion.snapshot(plan.amazon_updated, plan.status, plan.content_hash)
+            if settled is not None and settled.covers(version):
+                outcomes[order_id] = Done.UNCHANGED
                 continue
-            item.plan = plan
+            planned.append(_Planned(item.announced, plan))
+        return planned
 
-    def _claim_all(self, work: list[_OrderWork], report: SyncReport) -> list[_OrderWork]:
+    def _claim(self, planned: list[_Planned], outcomes: dict[str, Outcome]) -> list[_Claimed]:
         """Claim the checkpoints of every order about to be written (see flows/order_claims.py)."""
-        requests = []
-        for item in work:
-            assert item.plan is not None
-            requests.append(
-                ClaimRequest(
-                    item.order_id, item.checkpoint, item.content_hash, item.owner, item.plan.amazon_updated
+        results = self._claims.claim_all(
+            [
+                ClaimRequest.of(
+                    item.announced.order_id, item.announced.checkpoint, item.plan, item.announced.owner
                 )
-            )
-        outcomes = self._claims.claim_all(requests)
+                for item in planned
+            ]
+        )
         claimed = []
-        for item in work:
-            outcome = outcomes[item.order_id]
-            if isinstance(outcome, Claimed):
-                item.claim = outcome
-                claimed.append(item)
-            elif isinstance(outcome, Covered):
-                report.counts["stale"] += len(item.notices)
-                self._finish(item, report)
+        for item in planned:
+            result = results[item.announced.order_id]
+            if isinstance(result, Claimed):
+                claimed.append(_Claimed(item.announced, item.plan, result))
+            elif isinstance(result, Covered):
+                outcomes[item.announced.order_id] = Done.STALE
             else:
-                self._fail(item, outcome, report)
+                outcomes[item.announced.order_id] = result
         return claimed
 
-    def _write(self, work: list[_OrderWork], report: SyncReport) -> None:
-        if not work:
+    def _write(self, claimed: list[_Claimed], outcomes: dict[str, Outcome]) -> None:
+        if not claimed:
             return
         jobs = [
-            WriteJob(item.plan, _crm_state(item.claim.basis), repair=item.claim.repair)
-            for item in work
-            if item.plan and item.claim
+            WriteJob(item.plan, _crm_state_before(item.claim), repair=item.claim.repair) for item in claimed
         ]
-        by_order = {item.order_id: item for item in work}
-        written: list[tuple[_OrderWork, WriteOutcome]] = []
-        for outcome in self._writer.write(jobs):
-            item = by_order[outcome.job.plan.order_id]
-            if outcome.error is not None:
-                self._fail(item, outcome.error, report)
+        written: list[tuple[_Claimed, OrderWritten | ClosedInCrm]] = []
+        for item, result in zip(claimed, self._writer.write(jobs), strict=True):
+            if isinstance(result, SyncError):
+                outcomes[item.announced.order_id] = result
+                self._release_if_permanent(item, result)
             else:
-                written.append((item, outcome))
-        self._commit_all(written, report)
+                written.append((item, result))
+        self._commit(written, outcomes)
 
-    def _commit_all(self, written: list[tuple[_OrderWork, WriteOutcome]], report: SyncReport) -> None:
+    def _commit(
+        self, written: list[tuple[_Claimed, OrderWritten | ClosedInCrm]], outcomes: dict[str, Outcome]
+    ) -> None:
+        if not written:
+            return
         commits = []
-        for item, outcome in written:
-            assert item.plan is not None
-            assert item.claim is not None
-            statecode, statuscode = outcome.state or (None, None)
-            applied = {
-                "applied_updated": item.plan.amazon_updated,
-                "status": item.plan.status.value,
-                "content_hash": item.content_hash,
-                "statecode": statecode,
-                "statuscode": statuscode,
-                "salesorder_id": outcome.salesorder_id or item.claim.claimed.salesorder_id,
-            }
+        for item, result in written:
+            salesorder_id = result.salesorder_id or _salesorder_id(item.claim)
+            applied = AppliedOrder(
+                item.plan.amazon_updated,
+                item.plan.status,
+                item.plan.content_hash,
+                result.state,
+                salesorder_id,
+            )
             commits.append((item.claim.claimed, applied))
         try:
             results = self._state.commit_all(commits)
         except SyncError as exc:
-            for item, _ in written:
-                self._fail(item, exc, report)
+            outcomes.update((item.announced.order_id, exc) for item, _ in written)
             return
-        for item, outcome in written:
-            result = results[item.order_id]
-            if isinstance(result, SyncError):
-                self._fail(item, result, report)
-                continue
-            if outcome.closed_in_crm:
-                log.info("Order %s is closed in Dynamics; nothing written", item.order_id)
-                report.counts["closed_in_crm"] += 1
+        for item, result in written:
+            committed = results[item.announced.order_id]
+            if isinstance(committed, SyncError):
+                outcomes[item.announced.order_id] = committed
+            elif isinstance(result, ClosedInCrm):
+                log.info("Order %s is closed in Dynamics; nothing written", item.announced.order_id)
+                outcomes[item.announced.order_id] = Done.CLOSED_IN_CRM
             else:
-                report.counts["written"] += 1
-            self._finish(item, report)
+                outcomes[item.announced.order_id] = Done.WRITTEN
+
+    def _release_if_permanent(self, item: _Claimed, error: SyncError) -> None:
+        """A permanent failure will not be retried: give up the claim so no repair is attempted for it."""
+        if error.transient:
+            return
+        try:
+            self._state.release(item.claim.claimed)
+        except SyncError:
+            log.warning("Order %s: could not release the checkpoint claim", item.announced.order_id)
 
     # --- settling ---------------------------------------------------------------------------------
-    def _finish(self, item: _OrderWork, report: SyncReport) -> None:
-        """Complete the order's messages; their NotificationIds are recorded at the end of the batch."""
-        report.applied += [notice.ref for notice in item.notices]
-        report.settlements += [Settlement.complete(notice.message) for notice in item.notices]
+    def _settle(self, item: _Announced, outcome: Outcome, report: SyncReport) -> None:
+        notices = item.notices
+        if isinstance(outcome, Done):
+            # Stale notifications count one by one (each was a message that needed nothing); the rest per order.
+            report.counts[outcome.value] += len(notices) if outcome is Done.STALE else 1
+            report.applied += [notice.ref for notice in notices]
+            report.settlements += [Settlement.complete(notice.message) for notice in notices]
+            return
+        if outcome.transient and _out_of_quota(outcome):
+            report.counts["retry_later"] += len(notices)
+            log.warning(
+                "Order %s: out of quota, messages wait for their lock to expire: %s", item.order_id, outcome
+            )
+            report.settlements += [
+                Settlement.retry_later(notice.message, outcome.reason, str(outcome)) for notice in notices
+            ]
+        elif outcome.transient:
+            report.counts["abandoned"] += len(notices)
+            log.warning("Order %s: transient failure, messages abandoned: %s", item.order_id, outcome)
+            report.settlements += [
+                Settlement.abandon(notice.message, outcome.reason, str(outcome)) for notice in notices
+            ]
+        else:
+            report.counts["dead_lettered"] += len(notices)
+            log.error("Order %s: permanent failure, messages dead-lettered: %s", item.order_id, outcome)
+            report.settlements += [
+                Settlement.dead_letter(notice.message, outcome.reason, str(outcome)) for notice in notices
+            ]
 
     def _remember_applied(self, report: SyncReport) -> None:
         """Record applied NotificationIds. If this fails the messages are still completed: a redelivery is
@@ -403,56 +457,21 @@ class OrderSync:
                 "Could not record %d notifications as applied (%s)", len(report.applied), type(exc).__name__
             )
 
-    def _fail(self, item: _OrderWork, error: SyncError, report: SyncReport) -> None:
-        if error.transient and _out_of_quota(error):
-            report.counts["retry_later"] += len(item.notices)
-            log.warning(
-                "Order %s: out of quota, messages wait for their lock to expire: %s", item.order_id, error
-            )
-            report.settlements += [
-                Settlement.retry_later(notice.message, error.reason, str(error)) for notice in item.notices
-            ]
-            return
-        if error.transient:
-            report.counts["abandoned"] += len(item.notices)
-            log.warning("Order %s: transient failure, messages abandoned: %s", item.order_id, error)
-            report.settlements += [
-                Settlement.abandon(notice.message, error.reason, str(error)) for notice in item.notices
-            ]
-            return
-        if item.claim is not None:
-            try:
-                self._state.release(item.claim.claimed)
-            except SyncError:
-                log.warning("Order %s: could not release the checkpoint claim", item.order_id)
-        report.counts["dead_lettered"] += len(item.notices)
-        log.error("Order %s: permanent failure, messages dead-lettered: %s", item.order_id, error)
-        report.settlements += [
-            Settlement.dead_letter(notice.message, error.reason, str(error)) for notice in item.notices
-        ]
-
-    def _marketplace_currency(self, order: Order) -> str | None:
-        marketplace = self._mapping.marketplaces.get(order.marketplace_id or "")
-        return marketplace.currency if marketplace else None
-
 
 # A server (or our own bucket) asking for a pause longer than this means quota, not a blip.
 QUOTA_PAUSE_SECONDS = 5.0
 
 
 def _out_of_quota(error: SyncError) -> bool:
-    retry_after = getattr(error, "retry_after", None)
-    return isinstance(retry_after, int | float) and retry_after > QUOTA_PAUSE_SECONDS
+    return error.retry_after is not None and error.retry_after > QUOTA_PAUSE_SECONDS
 
 
-def _rank(status: str) -> int:
-    try:
-        return OrderStatus(status).rank
-    except ValueError:
-        return -1
+def _crm_state_before(claim: Claimed) -> CrmState | None:
+    """Where our checkpoint says the CRM order was before this write (None: never written)."""
+    applied = claim.basis.applied if claim.basis is not None else None
+    return applied.crm_state if applied is not None else None
 
 
-def _crm_state(checkpoint: OrderCheckpoint | None) -> tuple[int, int] | None:
-    if checkpoint is None or checkpoint.statecode is None or checkpoint.statuscode is None:
-        return None
-    return (checkpoint.statecode, checkpoint.statuscode)
+def _salesorder_id(claim: Claimed) -> str | None:
+    applied = claim.claimed.applied
+    return applied.salesorder_id if applied is not None else None

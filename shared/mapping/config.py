@@ -9,38 +9,21 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections.abc import Mapping
-from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.canonical import OrderStatus
 from shared.errors import ConfigurationError
+from shared.model.crm import StateTarget
+from shared.model.order import OrderStatus
 
 PiiAction = Literal["keep", "mask", "omit"]
-
-# Dataverse's salesorder state -> allowed status reasons (CDM Order.cdm.json, out of the box).
-# Orgs may add status reasons (solutions do), so other values above 100000 are accepted too.
-OUT_OF_BOX_STATUSES = {0: {1, 2}, 1: {3}, 2: {4}, 3: {100001, 100002}}
-CUSTOM_STATUS_MIN = 100000
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StateTarget(_Strict):
-    statecode: int = Field(ge=0, le=3)
-    statuscode: int
-
-    @model_validator(mode="after")
-    def _correlated(self) -> StateTarget:
-        allowed = OUT_OF_BOX_STATUSES[self.statecode]
-        if self.statuscode not in allowed and self.statuscode < CUSTOM_STATUS_MIN:
-            raise ValueError(f"statuscode {self.statuscode} does not belong to statecode {self.statecode}")
-        return self
 
 
 class SalesOrderMapping(_Strict):
@@ -186,11 +169,6 @@ def load_mapping(path: Path | None = None, *, prefix: str = "new_") -> MappingCo
             for error in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"MAPPING_FILE is invalid: {problems}") from None
-
-
-@lru_cache(maxsize=4)
-def cached_mapping(path: Path | None, prefix: str) -> MappingConfig:
-    return load_mapping(path, prefix=prefix)
 
 
 if __name__ == "__main__":  # python -m shared.mapping.config [--show] [file]

@@ -4,19 +4,14 @@ state the order should end in. Pure: ids the mapping needs from Dataverse arrive
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
-from shared.canonical import Order, OrderLine, OrderStatus
 from shared.errors import PermanentError
 from shared.mapping import pii
-from shared.mapping.config import MappingConfig, StateTarget
+from shared.mapping.config import MappingConfig
+from shared.model.crm import Lookups, OrderWritePlan, RecordWrite, Reference
+from shared.model.order import Order, OrderLine
 from shared.timeutil import iso_z
 
 # Dataverse column lengths (CDM maximumLength): longer text would make Dataverse refuse the whole order.
@@ -47,65 +42,8 @@ class PriceListNotFound(PermanentError):
     reason = "PriceListNotFound"
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A lookup target: a record of `entity_set` by GUID or by alternate key."""
-
-    entity_set: str
-    key: str | Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class RecordWrite:
-    entity_set: str
-    key: Mapping[str, str]  # alternate-key columns -> values
-    fields: Mapping[str, Any]
-    binds: Mapping[str, Reference] = field(default_factory=dict)  # navigation property -> target
-
-
-@dataclass(frozen=True)
-class ProductRef:
-    product_id: str
-    uom_id: str | None
-
-
-@dataclass(frozen=True)
-class Lookups:
-    currency_ids: Mapping[str, str]  # ISO code -> transactioncurrencyid
-    price_list_ids: Mapping[str, str]  # price list name -> pricelevelid
-    products: Mapping[str, ProductRef]  # SellerSKU -> product
-
-
-@dataclass(frozen=True)
-class OrderWritePlan:
-    order_id: str
-    amazon_updated: datetime
-    status: OrderStatus
-    customer: RecordWrite
-    salesorder: RecordWrite
-    lines: tuple[RecordWrite, ...]
-    target_state: StateTarget
-    unknown_skus: tuple[str, ...]
-    hold: bool
-
-    def content_hash(self) -> str:
-        """Fingerprint of everything we would write: equal hashes mean there is nothing to do."""
-        return self._content_hash
-
-    @cached_property
-    def _content_hash(self) -> str:
-        payload = {
-            "customer": asdict(self.customer),
-            "salesorder": asdict(self.salesorder),
-            "lines": [asdict(line) for line in self.lines],
-            "state": self.target_state.model_dump(),
-        }
-        text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def plan_order(order: Order, config: MappingConfig, lookups: Lookups) -> OrderWritePlan:
-    currency = order.currency or _marketplace_currency(order, config)
+    currency = order_currency(order, config)
     currency_id = lookups.currency_ids.get(currency) if currency else None
     if currency and currency_id is None:
         raise UnknownCurrency(
@@ -144,7 +82,10 @@ def plan_order(order: Order, config: MappingConfig, lookups: Lookups) -> OrderWr
     )
 
 
-def _marketplace_currency(order: Order, config: MappingConfig) -> str | None:
+def order_currency(order: Order, config: MappingConfig) -> str | None:
+    """The order's currency; while Amazon sends no money yet (Pending orders), its marketplace's."""
+    if order.currency:
+        return order.currency
     marketplace = config.marketplaces.get(order.marketplace_id or "")
     return marketplace.currency if marketplace else None
 

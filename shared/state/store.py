@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from shared.errors import TransientError
+from shared.model.applied import AppliedOrder
+from shared.model.crm import CrmState
+from shared.model.order import OrderStatus
 from shared.timeutil import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -92,22 +95,29 @@ class NotificationRef(NamedTuple):
 
 
 @dataclass(frozen=True)
+class PendingWrite:
+    """A write under way: set by the claim before writing, cleared by the commit after."""
+
+    content_hash: str
+    owner: str  # who started it (a redelivery of the same message repairs at once)
+    since: datetime | None  # None only in rows of older versions: treated as expired
+
+
+@dataclass(frozen=True)
 class OrderCheckpoint:
     order_id: str
-    applied_updated: datetime | None = None  # Amazon lastUpdatedTime of the snapshot in the CRM
-    status: str | None = None  # canonical status written
-    content_hash: str | None = None
-    statecode: int | None = None  # where we left the salesorder in Dataverse
-    statuscode: int | None = None
-    salesorder_id: str | None = None
-    pending_hash: str | None = None  # set while a write is under way
-    pending_owner: str | None = None  # the message that started it (a redelivery of it repairs at once)
-    pending_since: datetime | None = None
+    applied: AppliedOrder | None = None  # the last write that reached the CRM
+    pending: PendingWrite | None = None
     etag: str | None = None
 
     @property
     def is_pending(self) -> bool:
-        return self.pending_hash is not None
+        return self.pending is not None
+
+    @property
+    def settled(self) -> AppliedOrder | None:
+        """What the CRM holds for sure: nothing is known while a write is pending (it may be half-done)."""
+        return None if self.pending else self.applied
 
 
 class Claim(NamedTuple):
@@ -215,10 +225,7 @@ class StateStore:
         self, current: OrderCheckpoint | None, order_id: str, *, content_hash: str, owner: str
     ) -> OrderCheckpoint:
         """Mark one write as under way, conditional on `current` being what is stored."""
-        result = self.claim_all([Claim(current, order_id, content_hash, owner)])[order_id]
-        if isinstance(result, ConcurrentUpdate):
-            raise result
-        return result
+        return _one(self.claim_all([Claim(current, order_id, content_hash, owner)])[order_id])
 
     def claim_all(self, claims: Sequence[Claim]) -> dict[str, OrderCheckpoint | ConcurrentUpdate]:
         """Claim many orders at once; each succeeds or fails on its own ETag."""
@@ -226,31 +233,21 @@ class StateStore:
         writes = []
         for claim in claims:
             base = claim.current or OrderCheckpoint(order_id=claim.order_id)
-            claimed = replace(
-                base, pending_hash=claim.content_hash, pending_owner=claim.owner, pending_since=now
-            )
+            claimed = replace(base, pending=PendingWrite(claim.content_hash, claim.owner, now))
             writes.append((claimed, claim.current is None))
         return self._save_all(writes)
 
-    def commit(self, claimed: OrderCheckpoint, **applied: Any) -> OrderCheckpoint:
-        """Record the write as done (fields of OrderCheckpoint in `applied`) and clear the claim."""
-        result = self.commit_all([(claimed, applied)])[claimed.order_id]
-        if isinstance(result, ConcurrentUpdate):
-            raise result
-        return result
-
     def commit_all(
-        self, commits: Sequence[tuple[OrderCheckpoint, dict[str, Any]]]
+        self, commits: Sequence[tuple[OrderCheckpoint, AppliedOrder]]
     ) -> dict[str, OrderCheckpoint | ConcurrentUpdate]:
-        writes = [
-            (replace(claimed, pending_hash=None, pending_owner=None, pending_since=None, **applied), False)
-            for claimed, applied in commits
-        ]
-        return self._save_all(writes)
+        """Record each claimed write as done and clear its claim."""
+        return self._save_all(
+            [(replace(claimed, applied=applied, pending=None), False) for claimed, applied in commits]
+        )
 
     def release(self, claimed: OrderCheckpoint) -> OrderCheckpoint:
         """Give up a claim after a permanent failure, so no repair is attempted for it."""
-        return self.commit(claimed)
+        return _one(self._save_all([(replace(claimed, pending=None), False)])[claimed.order_id])
 
     # --- Table Storage calls ----------------------------------------------------------------------------
     def _lookup(
@@ -327,17 +324,10 @@ class StateStore:
         return replace(checkpoint, etag=metadata.get("etag"))
 
 
-_FIELDS = (
-    "applied_updated",
-    "status",
-    "content_hash",
-    "statecode",
-    "statuscode",
-    "salesorder_id",
-    "pending_hash",
-    "pending_owner",
-    "pending_since",
-)
+def _one(result: OrderCheckpoint | ConcurrentUpdate) -> OrderCheckpoint:
+    if isinstance(result, ConcurrentUpdate):
+        raise result
+    return result
 
 
 def _operation(checkpoint: OrderCheckpoint, create: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -359,31 +349,68 @@ def _operation(checkpoint: OrderCheckpoint, create: bool) -> tuple[str, dict[str
 
 
 def _entity(checkpoint: OrderCheckpoint) -> dict[str, Any]:
+    """The table row. Column names are the stored format: keep them when the types change."""
     entity: dict[str, Any] = {
         "PartitionKey": order_partition(checkpoint.order_id),
         "RowKey": row_key(checkpoint.order_id),
         "OrderId": checkpoint.order_id,
     }
-    for name in _FIELDS:
-        value = getattr(checkpoint, name)
-        if value is not None:
-            entity[_column(name)] = value
+    applied, pending = checkpoint.applied, checkpoint.pending
+    if applied is not None:
+        entity.update(
+            AppliedUpdated=applied.amazon_updated,
+            Status=applied.status.value,
+            ContentHash=applied.content_hash,
+        )
+        if applied.crm_state is not None:
+            entity.update(Statecode=applied.crm_state.statecode, Statuscode=applied.crm_state.statuscode)
+        if applied.salesorder_id is not None:
+            entity["SalesorderId"] = applied.salesorder_id
+    if pending is not None:
+        entity.update(
+            PendingHash=pending.content_hash, PendingOwner=pending.owner, PendingSince=pending.since
+        )
     return entity
 
 
 def _checkpoint(order_id: str, entity: Any) -> OrderCheckpoint:
-    values: dict[str, Any] = {}
-    for name in _FIELDS:
-        value = entity.get(_column(name))
-        if isinstance(value, datetime):
-            value = as_utc(value)
-        values[name] = value
     etag = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
-    return OrderCheckpoint(order_id=order_id, etag=etag, **values)
+    return OrderCheckpoint(order_id, _applied(entity), _pending(entity), etag)
 
 
-def _column(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
+def _applied(entity: Any) -> AppliedOrder | None:
+    updated, status, content_hash = (
+        entity.get("AppliedUpdated"),
+        entity.get("Status"),
+        entity.get("ContentHash"),
+    )
+    if not isinstance(updated, datetime) or not content_hash or status not in _STATUSES:
+        return None  # never written (a first claim), or a row this version cannot read: write it again
+    statecode, statuscode = entity.get("Statecode"), entity.get("Statuscode")
+    crm_state = (
+        CrmState(int(statecode), int(statuscode))
+        if statecode is not None and statuscode is not None
+        else None
+    )
+    return AppliedOrder(
+        as_utc(updated), OrderStatus(status), str(content_hash), crm_state, entity.get("SalesorderId")
+    )
+
+
+_STATUSES = frozenset(status.value for status in OrderStatus)
+
+
+def _pending(entity: Any) -> PendingWrite | None:
+    content_hash, owner, since = (
+        entity.get("PendingHash"),
+        entity.get("PendingOwner"),
+        entity.get("PendingSince"),
+    )
+    if not content_hash:
+        return None
+    return PendingWrite(
+        str(content_hash), str(owner or ""), as_utc(since) if isinstance(since, datetime) else utc_now()
+    )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -105,7 +105,8 @@ def test_a_crash_after_writing_and_before_the_checkpoint_is_repaired_by_the_next
     checkpoint = sandbox.runtime().state.get_order(cancelled.order_id)
     assert checkpoint is not None
     assert not checkpoint.is_pending
-    assert (checkpoint.statecode, checkpoint.statuscode) == (2, 4)
+    assert checkpoint.applied is not None
+    assert checkpoint.applied.crm_state == (2, 4)
 
 
 def test_an_order_written_without_its_lines_is_completed_on_the_next_delivery(

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.amazon.rate_limits import PUBLISHED_USAGE_PLANS
-from shared.canonical import NOTIFICATION_STATUSES, OrderStatus
 from shared.config import ORDER_DATASETS
+from shared.model.order import NOTIFICATION_STATUSES, OrderStatus
 
 
 def _orders_model(models: Path) -> dict[str, Any]:

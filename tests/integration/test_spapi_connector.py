@@ -64,11 +64,11 @@ def test_get_order_returns_the_order_with_items_and_asked_datasets(emulator: SpA
     order = OrderFactory(seed=1).order(status="UNSHIPPED", fulfilled_by="MERCHANT")
     emulator.put_order(order.to_api())
     session = session_for(emulator)
-    raw = OrdersApi(session).get_order(order.order_id)
-    assert raw["orderId"] == order.order_id
-    assert len(raw["orderItems"]) == len(order.items)
-    assert "buyer" in raw
-    assert "packages" not in raw  # PACKAGES was not asked for
+    fetched = OrdersApi(session).get_order(order.order_id)
+    assert fetched.order_id == order.order_id
+    assert len(fetched.lines) == len(order.items)
+    assert fetched.buyer is not None  # BUYER was asked for, so the emulator sent it
+    assert fetched.grand_total is not None  # PROCEEDS too
     assert session.calls["getOrder"] == 1
     assert emulator.requests.snapshot() == {"lwa.token": 1, "getOrder": 1}
 
@@ -106,7 +106,7 @@ def test_transient_failures_are_retried(emulator: SpApiEmulator, fault: Fault) -
     emulator.put_order(order.to_api())
     emulator.faults = FaultPlan(operations=frozenset({"getOrder"}))
     emulator.faults.script(fault, fault)
-    assert OrdersApi(session_for(emulator)).get_order(order.order_id)["orderId"] == order.order_id
+    assert OrdersApi(session_for(emulator)).get_order(order.order_id).order_id == order.order_id
     assert emulator.requests.total(["getOrder"]) == 3
 
 
@@ -173,7 +173,7 @@ def test_search_pages_through_results_with_retries_on_every_page(emulator: SpApi
     first = [next(pages) for _ in range(100)]
     emulator.faults.script(Fault.UNAVAILABLE)  # the next page's first attempt fails
     rest = list(pages)
-    assert {raw["orderId"] for raw in first + rest} == {order.order_id for order in orders}
+    assert {found.order_id for found in first + rest} == {order.order_id for order in orders}
     assert emulator.requests.total(["searchOrders"]) == 4  # 3 pages + 1 retry
     assert session.calls["searchOrders"] == 4
 

@@ -6,12 +6,32 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.state.store import ORDER_PARTITIONS, Claim, ConcurrentUpdate, NotificationRef, StateStore
+from shared.model.applied import AppliedOrder
+from shared.model.crm import CrmState
+from shared.model.order import OrderStatus
+from shared.state.store import (
+    ORDER_PARTITIONS,
+    Claim,
+    ConcurrentUpdate,
+    NotificationRef,
+    OrderCheckpoint,
+    StateStore,
+)
 
 pytestmark = pytest.mark.sockets
 
 
 DAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def applied(content_hash: str, updated: datetime = DAY) -> AppliedOrder:
+    return AppliedOrder(updated, OrderStatus.UNSHIPPED, content_hash, CrmState(1, 3))
+
+
+def commit(
+    store: StateStore, claimed: OrderCheckpoint, written: AppliedOrder
+) -> OrderCheckpoint | ConcurrentUpdate:
+    return store.commit_all([(claimed, written)])[claimed.order_id]
 
 
 def ref(notification_id: str, day: datetime = DAY) -> NotificationRef:
@@ -52,11 +72,7 @@ def test_checkpoints_of_many_orders_are_claimed_and_committed_in_transactions(
     claimed = state_store.claim_all([Claim(None, order_id, "h", "m") for order_id in ids])
     assert all(not isinstance(result, ConcurrentUpdate) for result in claimed.values())
     committed = state_store.commit_all(
-        [
-            (result, {"content_hash": "h"})
-            for result in claimed.values()
-            if not isinstance(result, ConcurrentUpdate)
-        ]
+        [(result, applied("h")) for result in claimed.values() if not isinstance(result, ConcurrentUpdate)]
     )
     assert state_store.requests - before <= 2 * ORDER_PARTITIONS + 1
     assert len(committed) == 100
@@ -80,14 +96,11 @@ def test_checkpoints_round_trip_any_order_id(state_store: StateStore, order_id: 
     """Order ids with characters Table Storage forbids in keys are stored and read back unchanged."""
     claimed = state_store.claim(None, order_id, content_hash="h1", owner="m1")
     updated = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    state_store.commit(
-        claimed, applied_updated=updated, status="UNSHIPPED", content_hash="h1", statecode=1, statuscode=3
-    )
+    commit(state_store, claimed, applied("h1", updated))
     checkpoint = state_store.get_order(order_id)
     assert checkpoint is not None
     assert checkpoint.order_id == order_id
-    assert checkpoint.applied_updated == updated
-    assert (checkpoint.status, checkpoint.statecode, checkpoint.statuscode) == ("UNSHIPPED", 1, 3)
+    assert checkpoint.applied == applied("h1", updated)
     assert not checkpoint.is_pending
 
 
@@ -97,8 +110,9 @@ def test_a_claim_marks_the_write_as_pending_with_its_owner(state_store: StateSto
     checkpoint = state_store.get_order("113-1")
     assert checkpoint is not None
     assert checkpoint.is_pending
-    assert checkpoint.pending_owner == "message-1"
-    assert checkpoint.pending_since is not None
+    assert checkpoint.pending is not None
+    assert checkpoint.pending.owner == "message-1"
+    assert checkpoint.pending.since is not None
 
 
 def test_two_instances_cannot_claim_the_same_new_order(state_store: StateStore) -> None:
@@ -111,7 +125,7 @@ def test_two_instances_cannot_claim_the_same_new_order(state_store: StateStore) 
 def test_two_instances_cannot_update_from_the_same_version(state_store: StateStore) -> None:
     """Both read the same ETag; only the first conditional update wins."""
     first = state_store.claim(None, "113-1", content_hash="h1", owner="a")
-    state_store.commit(first, content_hash="h1")
+    commit(state_store, first, applied("h1"))
     seen = state_store.get_order("113-1")
     assert seen is not None
     state_store.claim(seen, "113-1", content_hash="h2", owner="b")
@@ -125,8 +139,7 @@ def test_commit_with_a_stale_claim_fails(state_store: StateStore) -> None:
     other = state_store.get_order("113-1")
     assert other is not None
     state_store.release(other)
-    with pytest.raises(ConcurrentUpdate):
-        state_store.commit(claimed, content_hash="h1")
+    assert isinstance(commit(state_store, claimed, applied("h1")), ConcurrentUpdate)
 
 
 def test_release_clears_the_claim(state_store: StateStore) -> None:

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.canonical import FulfillmentChannel, OrderStatus
+from shared.amazon.order_translation import AmazonOrderInvalid, to_canonical
 from shared.errors import ConfigurationError
 from shared.mapping import pii
-from shared.mapping.amazon_to_canonical import AmazonOrderInvalid, to_canonical
 from shared.mapping.config import load_mapping
-from shared.mapping.salesorder import (
-    Lookups,
-    PriceListNotFound,
-    ProductRef,
-    Reference,
-    UnknownCurrency,
-    plan_order,
-)
+from shared.mapping.salesorder import PriceListNotFound, UnknownCurrency, plan_order
+from shared.model.crm import Lookups, ProductRef, Reference
+from shared.model.order import FulfillmentChannel, OrderStatus
 from tests.builders import amazon_order
 
 USD = "11111111-0000-0000-0000-000000000001"
@@ -273,10 +267,10 @@ def test_pending_orders_use_the_marketplace_currency() -> None:
 def test_content_hash_changes_with_content_only() -> None:
     """Same order, same hash; a changed status or quantity, a new hash."""
     mapping = load_mapping()
-    first = plan_order(to_canonical(amazon_order()), mapping, LOOKUPS).content_hash()
-    again = plan_order(to_canonical(amazon_order()), mapping, LOOKUPS).content_hash()
+    first = plan_order(to_canonical(amazon_order()), mapping, LOOKUPS).content_hash
+    again = plan_order(to_canonical(amazon_order()), mapping, LOOKUPS).content_hash
     shipped = amazon_order(fulfillment={"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT"})
-    changed = plan_order(to_canonical(shipped), mapping, LOOKUPS).content_hash()
+    changed = plan_order(to_canonical(shipped), mapping, LOOKUPS).content_hash
     assert first == again
     assert first != changed
 

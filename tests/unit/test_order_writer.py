@@ -1,16 +1,22 @@
-"""Order writer: what goes into each change set, and how uncertain outcomes are repaired."""
+"""Order writer and the Dataverse order connector: what goes into each change set, and how uncertain outcomes
+are repaired. A fake Dataverse client stands behind the real connector (request building included)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
+from shared.amazon.order_translation import to_canonical
 from shared.dataverse.batch import ChangeSet, ChangeSetResponse, OperationResponse
+from shared.dataverse.changesets import OrderWritten
+from shared.dataverse.client import DataverseClient
 from shared.dataverse.errors import AmbiguousWrite
-from shared.flows.order_writer import OrderWriter, WriteJob
-from shared.mapping.amazon_to_canonical import to_canonical
+from shared.dataverse.orders import CrmOrders
+from shared.errors import SyncError
+from shared.flows.order_writer import ClosedInCrm, OrderWriter, WriteJob
 from shared.mapping.config import load_mapping
-from shared.mapping.salesorder import Lookups, OrderWritePlan, plan_order
+from shared.mapping.salesorder import plan_order
+from shared.model.crm import CrmState, Lookups, OrderWritePlan
 from tests.builders import amazon_order
 
 USD = "11111111-0000-0000-0000-000000000001"
@@ -63,6 +69,10 @@ class FakeDataverse:
         return iter([self.existing] if self.existing and entity_set == "salesorders" else [])
 
 
+def writer(dataverse: FakeDataverse, **options: Any) -> OrderWriter:
+    return OrderWriter(CrmOrders(cast(DataverseClient, dataverse)), **options)
+
+
 def plan(**changes: Any) -> OrderWritePlan:
     lookups = Lookups(currency_ids={"USD": USD}, price_list_ids={}, products={})
     return plan_order(to_canonical(amazon_order(**changes)), load_mapping(), lookups)
@@ -75,7 +85,7 @@ def status(value: str) -> dict[str, Any]:
 def test_new_order_is_one_change_set_customer_order_lines_then_state() -> None:
     """A new unshipped order: upsert contact, order, line, then PATCH to Submitted/In Progress."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
+    [outcome] = writer(dataverse).write([WriteJob(plan(), crm_state=None)])
     [[changeset]] = dataverse.batches
     methods = [(op.method, op.url.split("(")[0]) for op in changeset.operations]
     assert methods == [
@@ -98,15 +108,13 @@ def test_new_order_is_one_change_set_customer_order_lines_then_state() -> None:
     assert changeset.operations[3].body == {"statecode": 1, "statuscode": 3}
     assert changeset.operations[3].headers == {"If-Match": "*"}
     assert dataverse.last_idempotent
-    assert outcome.ok
-    assert outcome.state == (1, 3)
-    assert outcome.salesorder_id == ORDER_GUID
+    assert outcome == OrderWritten(CrmState(1, 3), ORDER_GUID)
 
 
 def test_no_state_change_when_the_crm_is_already_there() -> None:
     """An order already Submitted/In Progress gets no state request."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=(1, 3))])
+    writer(dataverse).write([WriteJob(plan(), crm_state=CrmState(1, 3))])
     assert [op.url.split("(")[0] for op in dataverse.batches[0][0].operations] == [
         "contacts",
         "salesorders",
@@ -117,7 +125,7 @@ def test_no_state_change_when_the_crm_is_already_there() -> None:
 def test_cancellation_uses_the_cancel_action() -> None:
     """Canceled is reached with CancelSalesOrder (OrderClose bound to the order), which is not idempotent."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])
+    [outcome] = writer(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=CrmState(1, 3))])
     action = dataverse.batches[0][0].operations[-1]
     assert (action.method, action.url) == ("POST", "CancelSalesOrder")
     assert action.body is not None
@@ -128,13 +136,14 @@ def test_cancellation_uses_the_cancel_action() -> None:
     )
     assert action.body["OrderClose"]["@odata.type"] == "Microsoft.Dynamics.CRM.orderclose"
     assert not dataverse.last_idempotent
+    assert isinstance(outcome, OrderWritten)
     assert outcome.state == (2, 4)
 
 
 def test_shipment_uses_the_fulfil_action() -> None:
     """Fulfilled/Complete is reached with FulfillSalesOrder."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(**status("SHIPPED")), crm_state=(1, 3))])
+    writer(dataverse).write([WriteJob(plan(**status("SHIPPED")), crm_state=CrmState(1, 3))])
     action = dataverse.batches[0][0].operations[-1]
     assert (action.url, action.body["Status"] if action.body else None) == ("FulfillSalesOrder", 100001)
 
@@ -142,29 +151,29 @@ def test_shipment_uses_the_fulfil_action() -> None:
 def test_status_never_moves_backwards() -> None:
     """A Pending snapshot for an order already Submitted writes fields but no state change."""
     dataverse = FakeDataverse()
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("PENDING")), crm_state=(1, 3))])
+    [outcome] = writer(dataverse).write([WriteJob(plan(**status("PENDING")), crm_state=CrmState(1, 3))])
     assert all(
         op.method == "PATCH" and "statecode" not in (op.body or {})
         for op in dataverse.batches[0][0].operations
     )
+    assert isinstance(outcome, OrderWritten)
     assert outcome.state == (1, 3)
 
 
 def test_closed_orders_are_left_alone() -> None:
     """A repair that finds the order fulfilled in the CRM writes nothing (closed orders are read-only)."""
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 3, "statuscode": 100001})
-    [outcome] = OrderWriter(dataverse).write(
-        [WriteJob(plan(**status("SHIPPED")), crm_state=(1, 3), repair=True)]
+    [outcome] = writer(dataverse).write(
+        [WriteJob(plan(**status("SHIPPED")), crm_state=CrmState(1, 3), repair=True)]
     )
     assert dataverse.batches == []
-    assert outcome.closed_in_crm
-    assert outcome.state == (3, 100001)
+    assert outcome == ClosedInCrm(CrmState(3, 100001), ORDER_GUID)
 
 
 def test_repair_reads_the_crm_state_before_choosing_the_state_action() -> None:
     """An earlier attempt that already cancelled the order is not cancelled twice."""
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 1, "statuscode": 3})
-    OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None, repair=True)])
+    writer(dataverse).write([WriteJob(plan(), crm_state=None, repair=True)])
     assert dataverse.gets == [("salesorders", {"new_amazonorderid": "113-1234567-1234567"})]
     assert not any(op.body and "statecode" in op.body for op in dataverse.batches[0][0].operations)
 
@@ -175,10 +184,9 @@ def test_lost_batch_answers_are_re_read_and_retried_once() -> None:
         existing={"salesorderid": ORDER_GUID, "statecode": 2, "statuscode": 4},
         fail_first_batch=AmbiguousWrite("answer lost"),
     )
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=(1, 3))])
+    [outcome] = writer(dataverse).write([WriteJob(plan(**status("CANCELLED")), crm_state=CrmState(1, 3))])
     assert len(dataverse.batches) == 1  # the retry found the order cancelled: nothing more to send
-    assert outcome.ok
-    assert outcome.closed_in_crm
+    assert isinstance(outcome, ClosedInCrm)
 
 
 def test_refusals_are_retried_once_as_a_repair() -> None:
@@ -186,9 +194,8 @@ def test_refusals_are_retried_once_as_a_repair() -> None:
     dataverse = FakeDataverse()
     dataverse.failures[1] = OperationResponse(400, {}, {"error": {"code": "0x80040203", "message": "closed"}})
     dataverse.existing = {"salesorderid": ORDER_GUID, "statecode": 3, "statuscode": 100001}
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
-    assert outcome.ok
-    assert outcome.closed_in_crm
+    [outcome] = writer(dataverse).write([WriteJob(plan(), crm_state=None)])
+    assert isinstance(outcome, ClosedInCrm)
 
 
 def test_permanent_refusals_surface_after_the_repair_attempt() -> None:
@@ -199,16 +206,16 @@ def test_permanent_refusals_surface_after_the_repair_attempt() -> None:
     )
     dataverse.failures[1] = failure
     dataverse.failures[2] = failure
-    [outcome] = OrderWriter(dataverse).write([WriteJob(plan(), crm_state=None)])
-    assert outcome.error is not None
-    assert not outcome.error.transient
-    assert "0x80060888" in str(outcome.error)
+    [outcome] = writer(dataverse).write([WriteJob(plan(), crm_state=None)])
+    assert isinstance(outcome, SyncError)
+    assert not outcome.transient
+    assert "0x80060888" in str(outcome)
 
 
 def test_unaddressable_order_ids_are_created_by_post_and_referenced_by_content_id() -> None:
     """An order id with '/' cannot be a key in the URL: looked up by $filter, created by POST, lines bind $n."""
     dataverse = FakeDataverse()
-    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD+ID"), crm_state=None)])
+    writer(dataverse).write([WriteJob(plan(orderId="113/ODD+ID"), crm_state=None)])
     operations = dataverse.batches[0][0].operations
     assert dataverse.queries[0][0] == "salesorders"
     assert "113/ODD+ID" in dataverse.queries[0][1]
@@ -226,7 +233,7 @@ def test_unaddressable_order_ids_are_created_by_post_and_referenced_by_content_i
 def test_unaddressable_existing_orders_are_patched_by_guid() -> None:
     """Found by $filter, the order is updated by its GUID with If-Match: * (never creates a twin)."""
     dataverse = FakeDataverse(existing={"salesorderid": ORDER_GUID, "statecode": 0, "statuscode": 1})
-    OrderWriter(dataverse).write([WriteJob(plan(orderId="113/ODD"), crm_state=(0, 1))])
+    writer(dataverse).write([WriteJob(plan(orderId="113/ODD"), crm_state=CrmState(0, 1))])
     order = dataverse.batches[0][0].operations[1]
     assert (order.method, order.url, order.headers) == (
         "PATCH",
@@ -239,6 +246,7 @@ def test_orders_are_grouped_into_batches() -> None:
     """Several orders share one $batch request, one change set each, up to the configured size."""
     dataverse = FakeDataverse()
     jobs = [WriteJob(plan(orderId=f"113-0000000-000000{index}"), crm_state=None) for index in range(5)]
-    outcomes = OrderWriter(dataverse, orders_per_batch=2).write(jobs)
+    outcomes = writer(dataverse, orders_per_batch=2).write(jobs)
     assert [len(batch) for batch in dataverse.batches] == [2, 2, 1]
-    assert [outcome.job.plan.order_id for outcome in outcomes] == [job.plan.order_id for job in jobs]
+    assert len(outcomes) == len(jobs)
+    assert all(isinstance(outcome, OrderWritten) for outcome in outcomes)

@@ -1,7 +1,7 @@
 """The canonical order: what the rest of the product means by an order, independent of both APIs.
 
-Amazon's JSON becomes this model (mapping/amazon_to_canonical.py), and this model becomes Dataverse
-records (mapping/salesorder.py). Keeping the middle step means a new source or target touches one side.
+The Amazon connector translates Amazon's JSON into this model (amazon/order_translation.py), and the mapping
+turns it into Dataverse records (mapping/salesorder.py). Keeping the middle step means a new source or target touches one side.
 Personal fields are `repr=False` so a stray debug print cannot show them.
 """
 

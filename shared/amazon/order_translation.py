@@ -1,4 +1,4 @@
-"""Amazon Orders API v2026-01-01 JSON -> canonical Order."""
+"""Amazon Orders API v2026-01-01 JSON -> canonical Order: the connector's knowledge of Amazon's format."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.amazon.models import AmazonMoney, AmazonOrder, DeliveryAddress, OrderItem, ProceedsBreakdown
-from shared.canonical import Address, Buyer, FulfillmentChannel, Money, Order, OrderLine, OrderStatus
 from shared.errors import PermanentError
+from shared.model.order import Address, Buyer, FulfillmentChannel, Money, Order, OrderLine, OrderStatus
 
 _CHANNELS = {"AMAZON": FulfillmentChannel.AFN, "MERCHANT": FulfillmentChannel.MFN}
 
 
 class AmazonOrderInvalid(PermanentError):
-    """Amazon's answer cannot be mapped; the description says which field, never its value."""
+    """Amazon's answer cannot be read as an order; the description says which field, never its value."""
 
     reason = "AmazonOrderInvalid"
 
+    def __init__(self, message: str, *, order_id: str | None = None) -> None:
+        super().__init__(message)
+        self.order_id = order_id  # when Amazon's answer had a usable one
+
 
 def to_canonical(raw: Mapping[str, Any]) -> Order:
+    order_id = raw.get("orderId") if isinstance(raw.get("orderId"), str) else None
     try:
         amazon = AmazonOrder.model_validate(raw)
     except ValidationError as exc:
@@ -29,16 +34,19 @@ def to_canonical(raw: Mapping[str, Any]) -> Order:
             ".".join(str(part) for part in error["loc"]) + f": {error['msg']}"
             for error in exc.errors(include_input=False, include_url=False)[:5]
         )
-        raise AmazonOrderInvalid(f"Amazon order does not match the Orders API model: {fields}") from None
+        raise AmazonOrderInvalid(
+            f"Amazon order does not match the Orders API model: {fields}", order_id=order_id
+        ) from None
     if amazon.fulfillment is None:
         raise AmazonOrderInvalid(
-            "Amazon order has no fulfillment dataset, so no status: add FULFILLMENT to SPAPI_INCLUDED_DATA"
+            "Amazon order has no fulfillment dataset, so no status: add FULFILLMENT to SPAPI_INCLUDED_DATA",
+            order_id=order_id,
         )
     try:
         status = OrderStatus(amazon.fulfillment.fulfillment_status)
     except ValueError:
         raise AmazonOrderInvalid(
-            f"unknown Amazon fulfillment status {amazon.fulfillment.fulfillment_status!r}"
+            f"unknown Amazon fulfillment status {amazon.fulfillment.fulfillment_status!r}", order_id=order_id
         ) from None
     proceeds = amazon.proceeds
     grand_total = _money(proceeds.grand_total) if proceeds else None
