@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -112,13 +112,6 @@ class RetryPolicy:
         """Delay before retry number `attempt` (1-based): uniform in [0, min(max_delay, base * 2**(n-1))]."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return (rng or random).uniform(0, ceiling)
-
-    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
-        for attempt in range(1, self.max_attempts):
-            yield self.backoff(attempt, rng)
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -8,12 +8,10 @@ rest it surfaces as AmbiguousWrite and the caller re-reads before deciding (see 
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import requests
@@ -29,21 +27,14 @@ from shared.dataverse.errors import (
 from shared.resilience import RetryPolicy, Sleep, call_with_retries, is_transient
 
 TokenProvider = Callable[[], str]
-_ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 _AMBIGUOUS_STATUSES = frozenset({502, 504})  # a gateway gave up; the server may have finished the work
 
 
-class UpsertMode(StrEnum):
-    UPSERT = "upsert"  # create or update
-    CREATE = "create"  # If-None-Match: * (412 if the record exists)
-    UPDATE = "update"  # If-Match: * (404 if it does not)
-
-
 @dataclass(frozen=True)
-class WriteResult:
-    entity_id: str | None
-    created: bool | None  # None when Dataverse did not say (204 to a plain upsert)
-    record: dict[str, Any] | None = None
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # decoded JSON, or None for an empty answer
 
 
 class DataverseClient:
@@ -70,43 +61,6 @@ class DataverseClient:
         self._session.close()
 
     # --- records ----------------------------------------------------------------------------------
-    def create(
-        self, entity_set: str, record: Mapping[str, Any], *, return_record: bool = False
-    ) -> WriteResult:
-        headers = {"Prefer": "return=representation"} if return_record else {}
-        response = self._send(
-            "POST", entity_set, body=record, headers=headers, idempotent=False, what="create"
-        )
-        return _write_result(response, created=True)
-
-    def upsert(
-        self,
-        entity_set: str,
-        key: odata.Key,
-        record: Mapping[str, Any],
-        *,
-        mode: UpsertMode = UpsertMode.UPSERT,
-        return_record: bool = False,
-    ) -> WriteResult:
-        headers = _upsert_headers(mode)
-        if return_record:
-            headers["Prefer"] = "return=representation"
-        path = odata.entity_path(entity_set, key)
-        response = self._send("PATCH", path, body=record, headers=headers, idempotent=True, what="upsert")
-        created = {UpsertMode.CREATE: True, UpsertMode.UPDATE: False}.get(mode)
-        if response.status_code == 201:
-            created = True
-        elif response.status_code == 200:
-            created = False
-        return _write_result(response, created=created)
-
-    def update(self, entity_set: str, key: odata.Key, record: Mapping[str, Any], *, etag: str = "*") -> None:
-        path = odata.entity_path(entity_set, key)
-        self._send("PATCH", path, body=record, headers={"If-Match": etag}, idempotent=True, what="update")
-
-    def delete(self, entity_set: str, key: odata.Key) -> None:
-        self._send("DELETE", odata.entity_path(entity_set, key), idempotent=True, what="delete")
-
     def get(self, entity_set: str, key: odata.Key, *, select: Sequence[str] = ()) -> dict[str, Any] | None:
         """The record, or None when it does not exist."""
         from shared.dataverse.errors import DataverseNotFound
@@ -137,10 +91,20 @@ class DataverseClient:
             yield from body.get("value", [])
             url = body.get("@odata.nextLink")
 
-    def action(self, name: str, parameters: Mapping[str, Any]) -> Any:
-        """An unbound action such as CancelSalesOrder. Actions are not idempotent."""
-        response = self._send("POST", name, body=parameters, idempotent=False, what=f"action:{name}")
-        return response.json() if response.content else None
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        what: str,
+    ) -> Answer:
+        """Any other Web API request (metadata, functions such as WhoAmI), under the same retry rules.
+        `idempotent` says whether sending it twice is harmless; `what` names it in errors and counters."""
+        response = self._send(method, path, body=body, headers=headers, idempotent=idempotent, what=what)
+        return Answer(response.status_code, response.headers, response.json() if response.content else None)
 
     def batch(
         self, items: Sequence[BatchItem], *, idempotent: bool, continue_on_error: bool = False
@@ -227,23 +191,6 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
         inner, urllib3.exceptions.NewConnectionError | ConnectionRefusedError
     )
-
-
-def _upsert_headers(mode: UpsertMode) -> dict[str, str]:
-    if mode is UpsertMode.CREATE:
-        return {"If-None-Match": "*"}
-    if mode is UpsertMode.UPDATE:
-        return {"If-Match": "*"}
-    return {}
-
-
-def _write_result(response: requests.Response, *, created: bool | None) -> WriteResult:
-    record = response.json() if response.content else None
-    entity_id = None
-    match = _ENTITY_ID.search(response.headers.get("OData-EntityId", ""))
-    if match:
-        entity_id = match.group(1)
-    return WriteResult(entity_id=entity_id, created=created, record=record)
 
 
 def _query_string(

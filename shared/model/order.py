@@ -29,10 +29,6 @@ class OrderStatus(StrEnum):
         """Position in an order's life; a status never moves to a lower rank."""
         return _RANK[self]
 
-    @property
-    def is_final(self) -> bool:
-        return self.rank == FINAL_RANK
-
 
 FINAL_RANK = 4
 _RANK = {

@@ -12,7 +12,7 @@ from sandbox.http_emulator import Fault, FaultPlan
 from shared.dataverse import odata
 from shared.dataverse.batch import ChangeSet, ChangeSetResponse, Operation
 from shared.dataverse.catalog import CrmCatalog
-from shared.dataverse.client import DataverseClient, UpsertMode
+from shared.dataverse.client import Answer, DataverseClient
 from shared.dataverse.errors import (
     DataverseError,
     DataverseNotFound,
@@ -41,31 +41,35 @@ def client(emulator: DataverseEmulator) -> Iterator[DataverseClient]:
     dataverse.close()
 
 
+def upsert(
+    client: DataverseClient, entity_set: str, key: dict[str, str], body: dict[str, object], **headers: str
+) -> Answer:
+    path = odata.entity_path(entity_set, key)
+    return client.request("PATCH", path, body=body, headers=headers, idempotent=True, what="upsert")
+
+
 def test_upsert_creates_then_updates_by_alternate_key(
     client: DataverseClient, emulator: DataverseEmulator
 ) -> None:
     """The same PATCH twice: one account, created then updated (201 then 200 with return=representation)."""
-    first = client.upsert(
-        "accounts", {"new_amazonmarketplaceid": "ATVPDKIKX0DER"}, {"name": "A"}, return_record=True
-    )
-    second = client.upsert(
-        "accounts", {"new_amazonmarketplaceid": "ATVPDKIKX0DER"}, {"name": "B"}, return_record=True
-    )
-    assert (first.created, second.created) == (True, False)
+    key = {"new_amazonmarketplaceid": "ATVPDKIKX0DER"}
+    first = upsert(client, "accounts", key, {"name": "A"}, Prefer="return=representation")
+    second = upsert(client, "accounts", key, {"name": "B"}, Prefer="return=representation")
+    assert (first.status, second.status) == (201, 200)
     [account] = emulator.records("accounts")
     assert account["name"] == "B"
-    assert first.record is not None
-    assert first.record["accountid"] == account["accountid"]
+    assert first.body["accountid"] == account["accountid"]
 
 
 def test_conditional_upserts(client: DataverseClient) -> None:
     """If-None-Match: * refuses to overwrite (412); If-Match: * refuses to create (404)."""
     key = {"new_amazonbuyerid": "amzn-1"}
-    client.upsert("contacts", key, {"lastname": "X"}, mode=UpsertMode.CREATE)
+    create_only = {"If-None-Match": "*"}
+    upsert(client, "contacts", key, {"lastname": "X"}, **create_only)
     with pytest.raises(DataversePreconditionFailed):
-        client.upsert("contacts", key, {"lastname": "Y"}, mode=UpsertMode.CREATE)
+        upsert(client, "contacts", key, {"lastname": "Y"}, **create_only)
     with pytest.raises(DataverseNotFound):
-        client.upsert("contacts", {"new_amazonbuyerid": "amzn-2"}, {"lastname": "Z"}, mode=UpsertMode.UPDATE)
+        upsert(client, "contacts", {"new_amazonbuyerid": "amzn-2"}, {"lastname": "Z"}, **{"If-Match": "*"})
 
 
 @pytest.mark.parametrize("value", ["O'Brien #1", "CAFÉ-Ü-ß", "A'B''C", "space and ,comma"])
@@ -73,7 +77,7 @@ def test_key_values_round_trip_through_the_url(
     client: DataverseClient, emulator: DataverseEmulator, value: str
 ) -> None:
     """Quotes doubled, then percent-encoded: the record is stored under exactly that key and found again."""
-    client.upsert("contacts", {"new_amazonbuyerid": value}, {"lastname": "X"})
+    upsert(client, "contacts", {"new_amazonbuyerid": value}, {"lastname": "X"})
     assert emulator.get_by_key("contacts", new_amazonbuyerid=value) is not None
     assert client.get("contacts", {"new_amazonbuyerid": value}, select=("lastname",)) is not None
 
@@ -91,7 +95,7 @@ def test_unaddressable_keys_are_refused_before_sending(
     """A '/' in an alternate key is refused locally: nothing broken goes over the wire."""
     emulator.requests.reset()
     with pytest.raises(odata.UnaddressableKey):
-        client.upsert("contacts", {"new_amazonbuyerid": "a/b"}, {"lastname": "X"})
+        upsert(client, "contacts", {"new_amazonbuyerid": "a/b"}, {"lastname": "X"})
     assert emulator.requests.total() == 0
 
 
@@ -161,7 +165,7 @@ def test_throttling_is_retried_after_retry_after(
     """A 429 with Retry-After: 1 is retried after about a second, then succeeds."""
     emulator.faults = FaultPlan(retry_after_seconds=1)
     emulator.faults.script(Fault.THROTTLE)
-    client.upsert("accounts", {"new_amazonmarketplaceid": "X"}, {"name": "x"})
+    upsert(client, "accounts", {"new_amazonmarketplaceid": "X"}, {"name": "x"})
     sleep = client._sleep
     assert isinstance(sleep, RecordingSleep)
     assert 1.0 <= sleep.waits[0] <= 1.1
@@ -174,7 +178,7 @@ def test_transient_failures_of_idempotent_requests_are_retried(
 ) -> None:
     """503, a dropped connection and a 500 on an upsert are retried to success."""
     emulator.faults.script(fault)
-    client.upsert("accounts", {"new_amazonmarketplaceid": "X"}, {"name": "x"})
+    upsert(client, "accounts", {"new_amazonmarketplaceid": "X"}, {"name": "x"})
     assert len(emulator.records("accounts")) == 1
 
 
@@ -191,7 +195,7 @@ def test_a_dependency_that_stays_down_surfaces_a_transient_error(
 def test_unknown_columns_are_a_permanent_error_with_dataverse_code(client: DataverseClient) -> None:
     """Dataverse refuses an unknown property; the client maps it to DataverseError with the hex code."""
     with pytest.raises(DataverseError) as error:
-        client.upsert("accounts", {"new_amazonmarketplaceid": "X"}, {"nosuchcolumn": 1})
+        upsert(client, "accounts", {"new_amazonmarketplaceid": "X"}, {"nosuchcolumn": 1})
     assert error.value.code is not None
     assert error.value.code.startswith("0x")
     assert not error.value.transient
@@ -221,16 +225,20 @@ def test_the_catalog_costs_one_query_per_kind_and_caches(
 
 def test_actions_close_orders(client: DataverseClient, emulator: DataverseEmulator) -> None:
     """CancelSalesOrder moves an order to Canceled; cancelling again is refused (not idempotent)."""
-    created = client.create("salesorders", {"name": "To cancel", "new_amazonorderid": "113-CANCEL"})
-    assert created.entity_id is not None
+    upsert(client, "salesorders", {"new_amazonorderid": "113-CANCEL"}, {"name": "To cancel"})
     close = {
         "@odata.type": "Microsoft.Dynamics.CRM.orderclose",
         "subject": "x",
-        "salesorderid@odata.bind": f"/salesorders({created.entity_id})",
+        "salesorderid@odata.bind": "/salesorders(new_amazonorderid='113-CANCEL')",
     }
-    client.action("CancelSalesOrder", {"OrderClose": close, "Status": 4})
+
+    def cancel() -> Answer:
+        body = {"OrderClose": close, "Status": 4}
+        return client.request("POST", "CancelSalesOrder", body=body, idempotent=False, what="cancel")
+
+    cancel()
     stored = emulator.get_by_key("salesorders", new_amazonorderid="113-CANCEL")
     assert stored is not None
     assert (stored["statecode"], stored["statuscode"]) == (2, 4)
     with pytest.raises(DataverseError):
-        client.action("CancelSalesOrder", {"OrderClose": close, "Status": 4})
+        cancel()

@@ -1,11 +1,12 @@
-"""Dataverse client: upsert modes, paging, typed errors and the retry rules, against scripted answers."""
+"""Dataverse client: headers, paging, typed errors and the retry rules, against scripted answers."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 
-from shared.dataverse.client import DataverseClient, UpsertMode
+from shared.dataverse import odata
+from shared.dataverse.client import DataverseClient
 from shared.dataverse.errors import (
     AmbiguousWrite,
     DataverseError,
@@ -33,42 +34,23 @@ def client(
     )
 
 
-def test_upsert_patches_by_alternate_key_with_odata_headers() -> None:
-    """A plain upsert is PATCH by key, no conditional header, bearer token and OData headers set."""
+def upsert(dataverse: DataverseClient, key: dict[str, str], body: dict[str, object], **headers: str):
+    path = odata.entity_path("salesorders", key)
+    return dataverse.request("PATCH", path, body=body, headers=headers, idempotent=True, what="upsert")
+
+
+def test_requests_carry_the_bearer_token_and_odata_headers() -> None:
+    """A PATCH by alternate key: the key in the URL, bearer token and OData headers set, the answer decoded."""
     adapter = ScriptedAdapter((204, ENTITY, None))
-    result = client(adapter).upsert("salesorders", {"new_amazonorderid": "113-1"}, {"name": "x"})
+    answer = upsert(client(adapter), {"new_amazonorderid": "113-1"}, {"name": "x"})
     request = adapter.requests[0]
     assert request.method == "PATCH"
     assert request.url == f"{ORG}/api/data/v9.2/salesorders(new_amazonorderid='113-1')"
     assert request.headers["Authorization"] == "Bearer tok"
     assert request.headers["OData-Version"] == "4.0"
     assert "If-Match" not in request.headers
-    assert "If-None-Match" not in request.headers
-    assert result.entity_id == "5d3c6b61-0f8a-4a55-8f27-3e9b1d2c4f10"
-    assert result.created is None
-
-
-@pytest.mark.parametrize(
-    ("mode", "header", "value", "created"),
-    [(UpsertMode.CREATE, "If-None-Match", "*", True), (UpsertMode.UPDATE, "If-Match", "*", False)],
-)
-def test_upsert_modes_send_their_condition(mode: UpsertMode, header: str, value: str, created: bool) -> None:
-    """Create-only and update-only upserts carry If-None-Match: * / If-Match: *."""
-    adapter = ScriptedAdapter((204, ENTITY, None))
-    result = client(adapter).upsert("salesorders", {"new_amazonorderid": "1"}, {}, mode=mode)
-    assert adapter.requests[0].headers[header] == value
-    assert result.created is created
-
-
-def test_return_representation_tells_created_from_updated() -> None:
-    """With Prefer: return=representation, 201 means created and 200 updated."""
-    adapter = ScriptedAdapter((201, {}, {"salesorderid": "a"}), (200, {}, {"salesorderid": "a"}))
-    dataverse = client(adapter)
-    first = dataverse.upsert("salesorders", {"k": "1"}, {}, return_record=True)
-    second = dataverse.upsert("salesorders", {"k": "1"}, {}, return_record=True)
-    assert adapter.requests[0].headers["Prefer"] == "return=representation"
-    assert (first.created, second.created) == (True, False)
-    assert first.record == {"salesorderid": "a"}
+    assert (answer.status, answer.body) == (204, None)
+    assert answer.headers["OData-EntityId"].endswith("(5d3c6b61-0f8a-4a55-8f27-3e9b1d2c4f10)")
 
 
 def test_precondition_failure_is_typed() -> None:
@@ -81,7 +63,8 @@ def test_precondition_failure_is_typed() -> None:
         )
     )
     with pytest.raises(DataversePreconditionFailed) as error:
-        client(adapter).upsert("salesorders", {"k": "1"}, {}, mode=UpsertMode.CREATE)
+        upsert(client(adapter), {"k": "1"}, {}, **{"If-None-Match": "*"})
+    assert adapter.requests[0].headers["If-None-Match"] == "*"
     assert error.value.code == "0x80060882"
     assert not error.value.transient
 
@@ -120,7 +103,7 @@ def test_throttling_honours_retry_after() -> None:
         ),
         (204, ENTITY, None),
     )
-    client(adapter, sleep).upsert("salesorders", {"k": "1"}, {})
+    upsert(client(adapter, sleep), {"k": "1"}, {})
     assert len(adapter.requests) == 2
     assert 3.0 <= sleep.waits[0] <= 3.3
 
@@ -129,7 +112,7 @@ def test_service_unavailable_is_retried_with_backoff() -> None:
     """503 is transient: retried with a jittered backoff."""
     sleep = RecordingSleep()
     adapter = ScriptedAdapter((503, {}, None), (503, {}, None), (204, ENTITY, None))
-    client(adapter, sleep).upsert("salesorders", {"k": "1"}, {})
+    upsert(client(adapter, sleep), {"k": "1"}, {})
     assert len(adapter.requests) == 3
     assert len(sleep.waits) == 2
 
@@ -138,7 +121,7 @@ def test_retries_are_bounded() -> None:
     """A dependency that stays down surfaces a transient error after max_attempts."""
     adapter = ScriptedAdapter(default=(503, {}, {"error": {"code": "0x80040216", "message": "down"}}))
     with pytest.raises(DataverseTransientError) as error:
-        client(adapter).upsert("salesorders", {"k": "1"}, {})
+        upsert(client(adapter), {"k": "1"}, {})
     assert len(adapter.requests) == 4
     assert error.value.transient
 
@@ -149,7 +132,7 @@ def test_bad_requests_are_permanent_and_not_retried() -> None:
         (400, {}, {"error": {"code": "0x80060888", "message": "Could not find a property named 'bogus'"}})
     )
     with pytest.raises(DataverseError) as error:
-        client(adapter).upsert("salesorders", {"k": "1"}, {"bogus": 1})
+        upsert(client(adapter), {"k": "1"}, {"bogus": 1})
     assert len(adapter.requests) == 1
     assert error.value.code == "0x80060888"
     assert "bogus" in str(error.value)
@@ -158,7 +141,7 @@ def test_bad_requests_are_permanent_and_not_retried() -> None:
 def test_lost_answers_are_retried_for_idempotent_requests() -> None:
     """A dropped connection on an upsert (idempotent) is retried."""
     adapter = ScriptedAdapter(requests.exceptions.ConnectionError("Connection aborted"), (204, ENTITY, None))
-    client(adapter).upsert("salesorders", {"k": "1"}, {})
+    upsert(client(adapter), {"k": "1"}, {})
     assert len(adapter.requests) == 2
 
 
@@ -166,7 +149,9 @@ def test_lost_answers_are_ambiguous_for_actions() -> None:
     """A dropped connection on an action (not idempotent) is AmbiguousWrite and is not repeated."""
     adapter = ScriptedAdapter(requests.exceptions.ConnectionError("Connection aborted"))
     with pytest.raises(AmbiguousWrite):
-        client(adapter).action("CancelSalesOrder", {"Status": 4})
+        client(adapter).request(
+            "POST", "CancelSalesOrder", body={"Status": 4}, idempotent=False, what="action:CancelSalesOrder"
+        )
     assert len(adapter.requests) == 1
 
 
@@ -223,4 +208,4 @@ def test_missing_record_on_update_is_not_found() -> None:
         (404, {}, {"error": {"code": "0x80040217", "message": "salesorder Does Not Exist"}})
     )
     with pytest.raises(DataverseNotFound):
-        client(adapter).update("salesorders", {"k": "1"}, {"name": "x"})
+        upsert(client(adapter), {"k": "1"}, {"name": "x"}, **{"If-Match": "*"})
