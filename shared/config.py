@@ -4,26 +4,24 @@ The names are the deployment contract (Bicep, azd, docs and outside checks use t
 its exact app-setting name through `validation_alias`. Secrets name their Key Vault secret in
 `json_schema_extra["key_vault_secret"]`: with KEY_VAULT_URL set they come from the vault (see
 shared/secrets.py), otherwise from the environment. `python -m shared.config` checks the current
-environment and prints every setting with its meaning (values of secrets never appear).
+environment; `python -m shared.settings_docs` prints every setting with its meaning (values of secrets
+never appear).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-import sys
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.errors import ConfigurationError
+from shared.secrets import KeyVaultSettingsSource, key_vault_secret
 
 # Orders API v2026-01-01 datasets (orders_2026-01-01.json, parameter includedData).
 ORDER_DATASETS = frozenset(
@@ -46,10 +44,6 @@ SPAPI_ENDPOINTS = {
     "eu": "https://sellingpartnerapi-eu.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
-
-
-def _secret(vault_name: str) -> dict[str, Any]:
-    return {"key_vault_secret": vault_name}
 
 
 def _split_csv(value: object) -> object:
@@ -126,17 +120,17 @@ class Settings(BaseSettings):
     # --- Amazon SP-API ------------------------------------------------------------------------------
     spapi_refresh_token: SecretStr = Field(
         validation_alias="SPAPI_REFRESH_TOKEN",
-        json_schema_extra=_secret("spapi-refresh-token"),
+        json_schema_extra=key_vault_secret("spapi-refresh-token"),
         description="Login with Amazon refresh token of the seller's authorization.",
     )
     spapi_lwa_client_id: str = Field(
         validation_alias="SPAPI_LWA_CLIENT_ID",
-        json_schema_extra=_secret("spapi-lwa-client-id"),
+        json_schema_extra=key_vault_secret("spapi-lwa-client-id"),
         description="Login with Amazon client id of the SP-API application.",
     )
     spapi_lwa_client_secret: SecretStr = Field(
         validation_alias="SPAPI_LWA_CLIENT_SECRET",
-        json_schema_extra=_secret("spapi-lwa-client-secret"),
+        json_schema_extra=key_vault_secret("spapi-lwa-client-secret"),
         description="Login with Amazon client secret of the SP-API application.",
     )
     spapi_region: Literal["na", "eu", "fe"] = Field(
@@ -197,7 +191,7 @@ class Settings(BaseSettings):
     dataverse_client_secret: SecretStr | None = Field(
         None,
         validation_alias="DATAVERSE_CLIENT_SECRET",
-        json_schema_extra=_secret("dataverse-client-secret"),
+        json_schema_extra=key_vault_secret("dataverse-client-secret"),
         description="Client secret for client_secret auth.",
     )
     dataverse_prefix: str = Field(
@@ -235,14 +229,14 @@ class Settings(BaseSettings):
     aws_access_key_id: SecretStr | None = Field(
         None,
         validation_alias="AWS_ACCESS_KEY_ID",
-        json_schema_extra=_secret("aws-access-key-id"),
+        json_schema_extra=key_vault_secret("aws-access-key-id"),
         description="AWS access key of an IAM user allowed sqs:ReceiveMessage, sqs:DeleteMessage and "
         "sqs:ChangeMessageVisibility on the queue (unset: boto3's default chain, e.g. a role).",
     )
     aws_secret_access_key: SecretStr | None = Field(
         None,
         validation_alias="AWS_SECRET_ACCESS_KEY",
-        json_schema_extra=_secret("aws-secret-access-key"),
+        json_schema_extra=key_vault_secret("aws-secret-access-key"),
         description="Secret of AWS_ACCESS_KEY_ID.",
     )
     sqs_endpoint: str | None = Field(
@@ -359,8 +353,6 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        from shared.secrets import KeyVaultSettingsSource
-
         return (init_settings, KeyVaultSettingsSource(settings_cls), env_settings)
 
 
@@ -381,28 +373,6 @@ def setting_name(field_name: str) -> str:
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
     return field_name.upper()
-
-
-def key_vault_secret_of(field: FieldInfo) -> str | None:
-    extra = field.json_schema_extra
-    if isinstance(extra, Mapping):
-        name = extra.get("key_vault_secret")
-        return name if isinstance(name, str) else None
-    return None
-
-
-def describe_settings() -> list[tuple[str, str, str, str | None]]:
-    """(setting name, default, description, Key Vault secret) for every setting, in declaration order."""
-    rows = []
-    for name, field in Settings.model_fields.items():
-        if field.is_required():
-            default = "(required)"
-        elif field.default_factory is not None:
-            default = ",".join(field.default_factory())  # type: ignore[call-arg]
-        else:
-            default = "" if field.default is None else str(field.default)
-        rows.append((setting_name(name), default, field.description or "", key_vault_secret_of(field)))
-    return rows
 
 
 def load_settings() -> Settings:
@@ -427,67 +397,3 @@ def load_settings() -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, loaded on first use (the functions host has the app settings by then)."""
     return load_settings()
-
-
-# Values that make the example work against local emulators out of the box.
-LOCAL_EXAMPLE_VALUES = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
-
-
-def example_settings_file() -> str:
-    """local.settings.json.example: every setting with its description as a comment above it.
-
-    Core Tools reads local.settings.json with a JSON parser that accepts // comments.
-    """
-    lines = [
-        "// Copy to local.settings.json (never commit that file: it holds secrets). Generated by",
-        "// `python -m shared.config --example`; the descriptions come from shared/config.py.",
-        "{",
-        '  "IsEncrypted": false,',
-        '  "Values": {',
-        "    // The Functions host itself.",
-        '    "FUNCTIONS_WORKER_RUNTIME": "python",',
-        '    "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",',
-    ]
-    rows = describe_settings()
-    for index, (name, default, description, secret) in enumerate(rows):
-        vault = f" [Key Vault secret: {secret}]" if secret else ""
-        lines.append(f"    // {description}{vault}")
-        value = LOCAL_EXAMPLE_VALUES.get(name, "" if default == "(required)" else default)
-        comma = "," if index < len(rows) - 1 else ""
-        lines.append(f"    {json.dumps(name)}: {json.dumps(value)}{comma}")
-    lines += ["  }", "}", ""]
-    return "\n".join(lines)
-
-
-def settings_table() -> str:
-    """The README's settings table (Markdown)."""
-    rows = ["| setting | meaning | default |", "|---|---|---|"]
-    for name, default, description, secret in describe_settings():
-        vault = f" Key Vault secret `{secret}`." if secret else ""
-        shown = f"`{default}`" if default and default != "(required)" else ("required" if default else "")
-        rows.append(f"| `{name}` | {description.replace('|', '/')}{vault} | {shown} |")
-    return "\n".join(rows) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    """`python -m shared.config [--example | --markdown]`: validate the environment, or print docs."""
-    if "--example" in argv:
-        print(example_settings_file(), end="")  # noqa: T201
-        return 0
-    if "--markdown" in argv:
-        print(settings_table(), end="")  # noqa: T201
-        return 0
-    for name, default, description, secret in describe_settings():
-        vault = f" [Key Vault: {secret}]" if secret else ""
-        print(f"{name} (default: {default or '-'}){vault}\n    {description}")  # noqa: T201
-    try:
-        load_settings()
-    except ConfigurationError as exc:
-        print(f"\nNOT OK: {exc}")  # noqa: T201
-        return 1
-    print("\nOK: the current environment holds a valid configuration")  # noqa: T201
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic.fields import FieldInfo
@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SecretReader = Callable[[str, Iterable[str]], dict[str, str]]
+_MARKER = "key_vault_secret"
+
+
+def key_vault_secret(vault_name: str) -> dict[str, Any]:
+    """`json_schema_extra` of a Settings field whose value lives in Key Vault under `vault_name`."""
+    return {_MARKER: vault_name}
+
+
+def key_vault_secret_of(field: FieldInfo) -> str | None:
+    """The Key Vault secret name of a Settings field, or None when it is not a secret."""
+    extra = field.json_schema_extra
+    if isinstance(extra, Mapping):
+        name = extra.get(_MARKER)
+        return name if isinstance(name, str) else None
+    return None
 
 
 def read_key_vault_secrets(
@@ -91,8 +106,6 @@ class KeyVaultSettingsSource(PydanticBaseSettingsSource):
         vault_url = _environment_value("KEY_VAULT_URL")
         if not vault_url:
             return {}
-        from shared.config import key_vault_secret_of
-
         secret_to_setting: dict[str, str] = {}
         for field in self.settings_cls.model_fields.values():
             secret_name = key_vault_secret_of(field)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings, describe_settings, example_settings_file, load_settings, settings_table
+from shared.config import Settings, load_settings
 from shared.errors import ConfigurationError
 from shared.secrets import KeyVaultSettingsSource
+from shared.settings_docs import describe_settings, example_settings_file, settings_table
 from tests.builders import settings_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,7 +188,7 @@ def test_secrets_do_not_appear_in_repr(environment) -> None:
 
 
 def test_example_settings_file_is_generated_from_the_settings() -> None:
-    """local.settings.json.example is exactly what `python -m shared.config --example` prints."""
+    """local.settings.json.example is exactly what `python -m shared.settings_docs --example` prints."""
     assert (REPO / "local.settings.json.example").read_text("utf-8") == example_settings_file()
 
 
@@ -212,7 +213,7 @@ def test_empty_values_count_as_unset(environment) -> None:
 
 
 def test_readme_settings_table_is_generated_from_the_settings() -> None:
-    """The README's settings table is exactly `python -m shared.config --markdown`."""
+    """The README's settings table is exactly `python -m shared.settings_docs --markdown`."""
     readme = (REPO / "README.md").read_text("utf-8")
     block = readme.split("<!-- settings:start -->\n")[1].split("<!-- settings:end -->")[0]
     assert block == settings_table()
