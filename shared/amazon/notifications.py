@@ -13,6 +13,8 @@ its value (the destination postal code alone is personal data).
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +23,10 @@ from shared.errors import PermanentError
 from shared.timeutil import UtcDateTime
 
 ORDER_CHANGE = "ORDER_CHANGE"
+
+# What an identifier read from a body may look like: NotificationIds are UUIDs, AmazonOrderIds look like
+# 113-1234567-1234567, types like ORDER_CHANGE. Anything else (a name, an address, an email) is not shown.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 
 
 class MalformedNotification(PermanentError):
@@ -100,6 +106,53 @@ class OrderChange(_Pascal):
     order_change_type: str = Field(alias="OrderChangeType")
     trigger: OrderChangeTrigger = Field(alias="OrderChangeTrigger")
     summary: OrderChangeSummary = Field(alias="Summary")
+
+
+@dataclass(frozen=True)
+class EnvelopeFacts:
+    """The identifiers of a notification, and nothing else of its body."""
+
+    notification_id: str | None = None
+    notification_type: str | None = None
+    amazon_order_id: str | None = None  # ORDER_CHANGE only
+
+
+def read_envelope_facts(body: bytes | str) -> EnvelopeFacts:
+    """NotificationId, NotificationType and (ORDER_CHANGE only) AmazonOrderId, as far as present and
+    identifier-like; never raises.
+
+    Lenient on purpose: the bridge forwards whatever SQS holds, and dead letters are often malformed
+    notifications whose identifiers still help find them. A value that does not look like an identifier
+    (it could be a name or an address) is left out.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or absurdly nested
+        return EnvelopeFacts()
+    if not isinstance(data, dict):
+        return EnvelopeFacts()
+    metadata = _envelope_field(data, "NotificationMetadata")
+    notification_id = (
+        _identifier(_envelope_field(metadata, "NotificationId")) if isinstance(metadata, dict) else None
+    )
+    notification_type = _identifier(_envelope_field(data, "NotificationType"))
+    amazon_order_id = None
+    if notification_type == ORDER_CHANGE:
+        payload = _envelope_field(data, "Payload")
+        change = payload.get("OrderChangeNotification") if isinstance(payload, dict) else None
+        if isinstance(change, dict):  # ORDER_CHANGE payloads are PascalCase only (Amazon's schema)
+            amazon_order_id = _identifier(change.get("AmazonOrderId"))
+    return EnvelopeFacts(notification_id, notification_type, amazon_order_id)
+
+
+def _envelope_field(data: dict[str, Any], name: str) -> Any:
+    """An envelope field in PascalCase (most types) or camelCase (REPORT_PROCESSING_FINISHED and newer)."""
+    value = data.get(name)
+    return value if value is not None else data.get(name[0].lower() + name[1:])
+
+
+def _identifier(value: object) -> str | None:
+    return value if isinstance(value, str) and _IDENTIFIER.fullmatch(value) else None
 
 
 def parse_envelope(body: bytes | str) -> NotificationEnvelope:

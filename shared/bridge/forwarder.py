@@ -37,7 +37,6 @@ Logs carry ids and counts only, never bodies (other notification types carry per
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -45,8 +44,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shared.amazon.notifications import read_envelope_facts
 from shared.bridge.servicebus_sender import (
-    MAX_MESSAGE_ID_LENGTH,
     NotificationSender,
     OutgoingMessage,
     PropertyValue,
@@ -189,41 +188,6 @@ class BridgeReport:
 # --- mapping an SQS message to a Service Bus message ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EnvelopeIds:
-    notification_id: str | None
-    notification_type: str | None
-
-
-def envelope_ids(body: str) -> EnvelopeIds:
-    """NotificationId and NotificationType of an SP-API envelope, PascalCase or camelCase; None where the body
-    is not a readable notification."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON must not stop the bridge
-        return EnvelopeIds(None, None)
-    if not isinstance(data, dict):
-        return EnvelopeIds(None, None)
-    metadata = _either(data, "NotificationMetadata", "notificationMetadata")
-    notification_id = (
-        _either(metadata, "NotificationId", "notificationId") if isinstance(metadata, dict) else None
-    )
-    notification_type = _either(data, "NotificationType", "notificationType")
-    return EnvelopeIds(
-        notification_id if _usable_id(notification_id) else None,
-        notification_type if isinstance(notification_type, str) and notification_type else None,
-    )
-
-
-def _either(data: dict[str, Any], pascal: str, camel: str) -> Any:
-    value = data.get(pascal)
-    return value if value is not None else data.get(camel)
-
-
-def _usable_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_MESSAGE_ID_LENGTH
-
-
 def application_properties(message: SqsMessage) -> dict[str, PropertyValue]:
     """SQS's identity and attributes of the message, for operators and for latency measurements.
 
@@ -239,7 +203,7 @@ def application_properties(message: SqsMessage) -> dict[str, PropertyValue]:
 
 
 def to_service_bus(message: SqsMessage) -> OutgoingMessage:
-    ids = envelope_ids(message.body)
+    ids = read_envelope_facts(message.body)  # identifier-like and at most 100 characters, or None
     return OutgoingMessage(
         body=message.body.encode("utf-8"),
         message_id=ids.notification_id or message.message_id,

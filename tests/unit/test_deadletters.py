@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.deadletters_cli import main
+from shared.amazon.notifications import EnvelopeFacts, read_envelope_facts
 from shared.servicebus.deadletters import (
     DEAD_LETTER_PROPERTIES,
     MAX_MESSAGE_ID,
@@ -22,17 +22,16 @@ from shared.servicebus.deadletters import (
     DeadLetterList,
     DeadLetters,
     Limits,
-    NotificationFacts,
     ReplayStatus,
     Selection,
     application_properties,
     describe,
     list_dead_letters,
-    notification_facts,
     replay_copy,
     replay_dead_letters,
     replay_message_id,
 )
+from shared.servicebus.deadletters.cli import main
 from tests.builders import order_change, settings_env
 
 QUEUE = "amazon-notifications"
@@ -188,7 +187,7 @@ FAST = Limits(max_wait_seconds=1, lock_renewal_seconds=0)
 def test_pascal_case_order_change_yields_its_notification_id_type_and_order_id() -> None:
     """An ORDER_CHANGE envelope gives NotificationId, NotificationType and AmazonOrderId."""
     body = json.dumps(order_change("113-7654321-7654321", notification_id="abc-123")).encode()
-    assert notification_facts(body) == NotificationFacts("abc-123", "ORDER_CHANGE", "113-7654321-7654321")
+    assert read_envelope_facts(body) == EnvelopeFacts("abc-123", "ORDER_CHANGE", "113-7654321-7654321")
 
 
 def test_camel_case_envelope_yields_id_and_type_but_no_order_id() -> None:
@@ -199,7 +198,7 @@ def test_camel_case_envelope_yields_id_and_type_but_no_order_id() -> None:
         "payload": {"reportProcessingFinishedNotification": {"reportId": "54321"}},
         "notificationMetadata": {"notificationId": "d0e9e693-c3ad-4373-979f-ed4ec98dd746"},
     }
-    assert notification_facts(json.dumps(body).encode()) == NotificationFacts(
+    assert read_envelope_facts(json.dumps(body).encode()) == EnvelopeFacts(
         "d0e9e693-c3ad-4373-979f-ed4ec98dd746", "REPORT_PROCESSING_FINISHED", None
     )
 
@@ -209,7 +208,7 @@ def test_camel_case_order_change_envelope_still_yields_the_order_id() -> None:
     envelope = order_change("113-1111111-2222222", notification_id="n-9")
     camel = {key[0].lower() + key[1:]: value for key, value in envelope.items()}
     camel["notificationMetadata"] = {"notificationId": "n-9"}
-    assert notification_facts(json.dumps(camel).encode()) == NotificationFacts(
+    assert read_envelope_facts(json.dumps(camel).encode()) == EnvelopeFacts(
         "n-9", "ORDER_CHANGE", "113-1111111-2222222"
     )
 
@@ -218,7 +217,7 @@ def test_an_order_id_in_another_notification_type_is_not_taken() -> None:
     """The Amazon order id is read for ORDER_CHANGE only."""
     envelope = order_change("113-1111111-2222222")
     envelope["NotificationType"] = "ANY_OFFER_CHANGED"
-    assert notification_facts(json.dumps(envelope).encode()).amazon_order_id is None
+    assert read_envelope_facts(json.dumps(envelope).encode()).amazon_order_id is None
 
 
 @pytest.mark.parametrize(
@@ -236,7 +235,7 @@ def test_an_order_id_in_another_notification_type_is_not_taken() -> None:
 )
 def test_garbage_bodies_yield_nothing(body: bytes) -> None:
     """A body that is not an envelope gives no identifiers and raises nothing."""
-    assert notification_facts(body) == NotificationFacts()
+    assert read_envelope_facts(body) == EnvelopeFacts()
 
 
 @pytest.mark.parametrize(
@@ -247,7 +246,7 @@ def test_values_that_do_not_look_like_identifiers_are_left_out(value: Any) -> No
     envelope = order_change()
     envelope["NotificationMetadata"]["NotificationId"] = value
     envelope["Payload"]["OrderChangeNotification"]["AmazonOrderId"] = value
-    facts = notification_facts(json.dumps(envelope).encode())
+    facts = read_envelope_facts(json.dumps(envelope).encode())
     assert (facts.notification_id, facts.amazon_order_id) == (None, None)
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from shared.amazon.notifications import read_envelope_facts
 from shared.bridge import Bridge, BridgeFailed, BridgeOptions, BridgeReport, run_bridge
-from shared.bridge.forwarder import application_properties, envelope_ids, to_service_bus
+from shared.bridge.forwarder import application_properties, to_service_bus
 from shared.bridge.servicebus_sender import OutgoingMessage, SendResult, ServiceBusSendFailed
 from shared.bridge.sqs import BatchOutcome, EntryFailure, SqsMessage
 from shared.config import Settings
@@ -332,11 +333,11 @@ def test_sqs_attributes_become_application_properties() -> None:
     }
 
 
-def test_envelope_ids_never_fail_on_odd_json() -> None:
+def test_envelope_facts_never_fail_on_odd_json() -> None:
     """Metadata that is not an object, or null keys, yield no ids rather than an error."""
-    assert envelope_ids('{"NotificationMetadata": "x"}').notification_id is None
+    assert read_envelope_facts('{"NotificationMetadata": "x"}').notification_id is None
     assert (
-        envelope_ids(
+        read_envelope_facts(
             '{"NotificationMetadata": null, "notificationMetadata": {"notificationId": "c"}}'
         ).notification_id
         == "c"

@@ -1,4 +1,4 @@
-"""Command line for the dead letters of the app's Service Bus queues (shared/servicebus/deadletters.py).
+"""Command line for the dead letters of the app's Service Bus queues.
 
     python -m shared.servicebus.deadletters list [--queue Q ...] [--json]
     python -m shared.servicebus.deadletters replay (--sequence N [N ...] | --reason R | --all)
@@ -23,13 +23,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from shared.errors import ConfigurationError
-from shared.servicebus.deadletters import (
-    DeadLetterList,
-    DeadLetters,
-    Limits,
-    ReplayReport,
-    ReplayStatus,
-)
+from shared.servicebus.deadletters.listing import DeadLetterList, Limits
+from shared.servicebus.deadletters.replay import ReplayReport, ReplayStatus
+from shared.servicebus.deadletters.tool import DeadLetters
 
 if TYPE_CHECKING:
     from shared.config import Settings
