@@ -37,9 +37,12 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
 
     Timer functions run on one instance at a time (the host holds a lease), so one bridge polls the queue.
     """
-    from shared.bridge import run_bridge
+    from shared.bridge import idle_reason
     from shared.runtime import get_runtime
 
-    if timer.past_due:
-        logging.getLogger(__name__).info("sqs_bridge: timer is past due; running now")
-    run_bridge(get_runtime().settings).raise_for_failures()
+    runtime = get_runtime()
+    idle = idle_reason(runtime.settings)
+    if idle is not None:
+        logging.getLogger(__name__).info("sqs_bridge: %s; nothing to do", idle)
+        return
+    runtime.bridge.run().raise_for_failures()

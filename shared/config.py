@@ -118,17 +118,20 @@ class Settings(BaseSettings):
     )
 
     # --- Amazon SP-API ------------------------------------------------------------------------------
-    spapi_refresh_token: SecretStr = Field(
+    spapi_refresh_token: SecretStr | None = Field(
+        None,
         validation_alias="SPAPI_REFRESH_TOKEN",
         json_schema_extra=key_vault_secret("spapi-refresh-token"),
         description="Login with Amazon refresh token of the seller's authorization.",
     )
-    spapi_lwa_client_id: str = Field(
+    spapi_lwa_client_id: str | None = Field(
+        None,
         validation_alias="SPAPI_LWA_CLIENT_ID",
         json_schema_extra=key_vault_secret("spapi-lwa-client-id"),
         description="Login with Amazon client id of the SP-API application.",
     )
-    spapi_lwa_client_secret: SecretStr = Field(
+    spapi_lwa_client_secret: SecretStr | None = Field(
+        None,
         validation_alias="SPAPI_LWA_CLIENT_SECRET",
         json_schema_extra=key_vault_secret("spapi-lwa-client-secret"),
         description="Login with Amazon client secret of the SP-API application.",
@@ -167,9 +170,11 @@ class Settings(BaseSettings):
     )
 
     # --- Dataverse ----------------------------------------------------------------------------------
-    dataverse_url: str = Field(
+    dataverse_url: str | None = Field(
+        None,
         validation_alias="DATAVERSE_URL",
-        description="Dataverse environment URL, e.g. https://contoso.crm.dynamics.com",
+        description="Dataverse environment URL, e.g. https://contoso.crm.dynamics.com (needed by every flow "
+        "that writes to the CRM).",
     )
     dataverse_api_version: str = Field(
         "9.2", validation_alias="DATAVERSE_API_VERSION", pattern=r"^\d+\.\d+$", description="Web API version."
@@ -309,7 +314,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        if self.dataverse_auth == "none" and not _is_loopback(urlsplit(self.dataverse_url).hostname or ""):
+        if (
+            self.dataverse_auth == "none"
+            and self.dataverse_url
+            and not _is_loopback(urlsplit(self.dataverse_url).hostname or "")
+        ):
             raise ValueError("DATAVERSE_AUTH=none is refused unless DATAVERSE_URL is a loopback address")
         if self.dataverse_auth == "client_secret":
             missing = [
@@ -330,6 +339,21 @@ class Settings(BaseSettings):
                 "no state storage: set STATE_STORAGE_CONNECTION, AzureWebJobsStorage or STATE_STORAGE_TABLE_ENDPOINT"
             )
         return self
+
+    # --- what one function needs ---------------------------------------------------------------------
+    def required(self, *fields: str, needed_by: str) -> tuple[str, ...]:
+        """The values of `fields` (secrets revealed), or a ConfigurationError naming every one that is unset.
+
+        Settings only some functions use are optional at start-up and checked here, when first needed:
+        the SQS bridge must not refuse to start because the SP-API credentials are missing.
+        """
+        values = [getattr(self, field) for field in fields]
+        missing = [setting_name(field) for field, value in zip(fields, values, strict=True) if not value]
+        if missing:
+            raise ConfigurationError(f"{needed_by} needs {', '.join(missing)} (not set)")
+        return tuple(
+            value.get_secret_value() if isinstance(value, SecretStr) else str(value) for value in values
+        )
 
     # --- derived values -----------------------------------------------------------------------------
     @property

@@ -17,6 +17,7 @@ from shared.resilience import RetryPolicy
 if TYPE_CHECKING:
     from shared.amazon.client import SpApiSession
     from shared.amazon.orders import OrdersApi
+    from shared.bridge import Bridge
     from shared.dataverse.catalog import CrmCatalog
     from shared.dataverse.client import DataverseClient
     from shared.flows.order_sync import OrderSync
@@ -46,8 +47,9 @@ class Runtime:
         from shared.dataverse.auth import build_token_provider
         from shared.dataverse.client import DataverseClient
 
+        (environment_url,) = self.settings.required("dataverse_url", needed_by="Dataverse")
         return DataverseClient(
-            self.settings.dataverse_url,
+            environment_url,
             api_version=self.settings.dataverse_api_version,
             token_provider=build_token_provider(self.settings),
             timeout=self.settings.dataverse_timeout_seconds,
@@ -89,8 +91,22 @@ class Runtime:
             seller_id=self.settings.spapi_seller_id,
         )
 
+    @cached_property
+    def bridge(self) -> Bridge:
+        """The SQS -> Service Bus bridge, on connectors kept for the worker's life (the AMQP link stays open
+        between timer runs)."""
+        from shared.bridge import Bridge, BridgeOptions
+        from shared.bridge.servicebus_sender import ServiceBusQueueSender
+        from shared.bridge.sqs import Boto3SqsQueue
+
+        return Bridge(
+            Boto3SqsQueue.from_settings(self.settings),
+            ServiceBusQueueSender.from_settings(self.settings),
+            BridgeOptions.from_settings(self.settings),
+        )
+
     def close(self) -> None:
-        for name in ("spapi", "dataverse", "state"):
+        for name in ("spapi", "dataverse", "state", "bridge"):
             if name in self.__dict__:
                 self.__dict__[name].close()
 

@@ -71,12 +71,15 @@ class SpApiConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpApiConfig:
+        refresh_token, client_id, client_secret = settings.required(
+            "spapi_refresh_token", "spapi_lwa_client_id", "spapi_lwa_client_secret", needed_by="Amazon SP-API"
+        )
         return cls(
             endpoint=settings.spapi_base_url,
             token_url=settings.spapi_lwa_token_url,
-            refresh_token=settings.spapi_refresh_token.get_secret_value(),
-            client_id=settings.spapi_lwa_client_id,
-            client_secret=settings.spapi_lwa_client_secret.get_secret_value(),
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
             marketplace_ids=tuple(settings.spapi_marketplace_ids),
             included_data=tuple(settings.spapi_included_data),
             timeout=settings.spapi_timeout_seconds,

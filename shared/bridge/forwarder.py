@@ -240,7 +240,7 @@ class _Plan:
 
 
 class Bridge:
-    """One run over two connectors; clocks are injected so tests control time."""
+    """Runs over two connectors, one per timer invocation; clocks are injected so tests control time."""
 
     def __init__(
         self,
@@ -256,6 +256,14 @@ class Bridge:
         self._options = options or BridgeOptions()
         self._clock = clock
         self._wall_clock = wall_clock
+
+    def close(self) -> None:
+        """Close both connectors; a failure to close one is logged and does not stop the other."""
+        for connector in (self._sender, self._sqs):
+            try:
+                connector.close()
+            except Exception:  # closing must not hide anything else
+                log.warning("bridge: closing %s failed", type(connector).__name__, exc_info=True)
 
     def run(self) -> BridgeReport:
         report = BridgeReport()
@@ -401,6 +409,16 @@ def _fail(report: BridgeReport, what: str) -> None:
 
 
 # --- entry point for the timer -----------------------------------------------------------------------------
+BRIDGE_DISABLED = "BRIDGE_ENABLED is false"
+
+
+def idle_reason(settings: Settings) -> str | None:
+    """Why the bridge has nothing to do in this deployment, or None when it should run."""
+    if not settings.bridge_enabled:
+        return BRIDGE_DISABLED
+    if not settings.sqs_queue_url:
+        return "SQS_QUEUE_URL is not set"
+    return None
 
 
 def run_bridge(
@@ -416,12 +434,10 @@ def run_bridge(
     AMAZON_NOTIFICATIONS_QUEUE. Returns at once when the bridge is disabled or has no queue. Transient failures
     are in the report (`report.raise_for_failures()` turns them into an error); configuration errors and
     crashes propagate. Connectors passed in are used as given and not closed; those built here are."""
-    if not settings.bridge_enabled:
-        log.info("bridge: BRIDGE_ENABLED is false; nothing to do")
-        return BridgeReport(skipped="BRIDGE_ENABLED is false")
-    if not settings.sqs_queue_url and sqs is None:
-        log.info("bridge: SQS_QUEUE_URL is not set; nothing to do")
-        return BridgeReport(skipped="SQS_QUEUE_URL is not set")
+    idle = idle_reason(settings) if sqs is None else (None if settings.bridge_enabled else BRIDGE_DISABLED)
+    if idle is not None:
+        log.info("bridge: %s; nothing to do", idle)
+        return BridgeReport(skipped=idle)
     options = options or BridgeOptions.from_settings(settings)
     owned: list[SqsQueue | NotificationSender] = []
     try:

@@ -46,7 +46,8 @@ def build_token_provider(settings: Settings) -> BearerTokenProvider | None:
     """The token provider DATAVERSE_AUTH asks for; None for the sandbox's anonymous loopback emulator."""
     if settings.dataverse_auth == "none":
         return None
-    scope = settings.dataverse_url.rstrip("/") + "/.default"
+    (environment_url,) = settings.required("dataverse_url", needed_by="Dataverse")
+    scope = environment_url.rstrip("/") + "/.default"
     return BearerTokenProvider(_credential(settings), scope)
 
 

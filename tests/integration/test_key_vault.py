@@ -84,8 +84,13 @@ def test_secrets_are_read_from_the_vault(vault: KeyVaultStandIn, monkeypatch: py
 
     settings = load_settings()
 
-    assert settings.spapi_refresh_token.get_secret_value() == VAULT_SECRETS["spapi-refresh-token"]
-    assert settings.spapi_lwa_client_secret.get_secret_value() == VAULT_SECRETS["spapi-lwa-client-secret"]
+    assert (
+        settings.required("spapi_refresh_token", needed_by="test")[0] == VAULT_SECRETS["spapi-refresh-token"]
+    )
+    assert (
+        settings.required("spapi_lwa_client_secret", needed_by="test")[0]
+        == VAULT_SECRETS["spapi-lwa-client-secret"]
+    )
     assert settings.dataverse_client_secret is not None
     assert settings.dataverse_client_secret.get_secret_value() == VAULT_SECRETS["dataverse-client-secret"]
     assert settings.aws_access_key_id is not None
@@ -105,22 +110,25 @@ def test_a_secret_missing_from_the_vault_comes_from_the_environment(
 
     settings = load_settings()
 
-    assert settings.spapi_refresh_token.get_secret_value() == "Atzr|from-environment"
+    assert settings.required("spapi_refresh_token", needed_by="test")[0] == "Atzr|from-environment"
     assert settings.spapi_lwa_client_id == "amzn1.application-oa2-client.test"  # never in the vault
-    assert settings.spapi_lwa_client_secret.get_secret_value() == VAULT_SECRETS["spapi-lwa-client-secret"]
+    assert (
+        settings.required("spapi_lwa_client_secret", needed_by="test")[0]
+        == VAULT_SECRETS["spapi-lwa-client-secret"]
+    )
     assert vault.counts()["not_found"] == 2  # spapi-refresh-token and spapi-lwa-client-id
 
 
 def test_a_secret_in_neither_place_is_reported_missing(
     vault: KeyVaultStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A required secret absent from both the vault and the environment fails by its setting name."""
+    """A secret absent from both the vault and the environment fails by its setting name when needed."""
     vault.delete_secret("spapi-refresh-token")
     route_reader(monkeypatch, vault)
     use_environment(monkeypatch, KEY_VAULT_URL=vault.vault_url, SPAPI_REFRESH_TOKEN=None)
 
-    with pytest.raises(ConfigurationError, match="SPAPI_REFRESH_TOKEN is missing"):
-        load_settings()
+    with pytest.raises(ConfigurationError, match="needs SPAPI_REFRESH_TOKEN"):
+        load_settings().required("spapi_refresh_token", needed_by="Amazon SP-API")
 
 
 def test_the_sdk_answers_the_bearer_challenge_before_sending_its_token(
@@ -243,7 +251,9 @@ def test_secret_values_never_reach_the_logs(
     ):
         settings = load_settings()
 
-    assert settings.spapi_refresh_token.get_secret_value() == VAULT_SECRETS["spapi-refresh-token"]
+    assert (
+        settings.required("spapi_refresh_token", needed_by="test")[0] == VAULT_SECRETS["spapi-refresh-token"]
+    )
     assert "azure.core.pipeline.policies.http_logging_policy" in {record.name for record in caplog.records}
     logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
     for value in [*VAULT_SECRETS.values(), vault.token]:

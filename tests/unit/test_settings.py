@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.amazon.client import SpApiConfig
 from shared.config import Settings, load_settings
 from shared.errors import ConfigurationError
+from shared.runtime import Runtime
 from shared.secrets import KeyVaultSettingsSource
 from shared.settings_docs import describe_settings, example_settings_file, settings_table
 from tests.builders import settings_env
@@ -61,13 +63,16 @@ def test_comma_separated_lists_are_split_and_upper_cased(environment) -> None:
     assert settings.spapi_included_data == ["BUYER", "FULFILLMENT"]
 
 
-def test_missing_settings_are_named_in_one_message(environment) -> None:
-    """Every missing required setting is listed by its app-setting name."""
-    environment(settings_env(SPAPI_REFRESH_TOKEN=None, DATAVERSE_URL=None))
+def test_settings_one_function_needs_are_checked_when_it_needs_them(environment) -> None:
+    """Without SP-API and Dataverse settings the app still starts (the bridge needs neither); a connector
+    that needs them names every missing one by its app-setting name."""
+    environment(settings_env(SPAPI_REFRESH_TOKEN=None, SPAPI_LWA_CLIENT_SECRET=None, DATAVERSE_URL=None))
+    settings = load_settings()
     with pytest.raises(ConfigurationError) as error:
-        load_settings()
-    assert "SPAPI_REFRESH_TOKEN is missing" in str(error.value)
-    assert "DATAVERSE_URL is missing" in str(error.value)
+        SpApiConfig.from_settings(settings)
+    assert str(error.value) == "Amazon SP-API needs SPAPI_REFRESH_TOKEN, SPAPI_LWA_CLIENT_SECRET (not set)"
+    with pytest.raises(ConfigurationError, match="Dataverse needs DATAVERSE_URL"):
+        _ = Runtime(settings).dataverse
 
 
 def test_invalid_values_are_named_without_echoing_them(environment) -> None:
@@ -153,8 +158,8 @@ def test_key_vault_secrets_override_the_environment(environment, monkeypatch: py
     monkeypatch.setattr(KeyVaultSettingsSource, "reader", staticmethod(reader))
     environment(settings_env(KEY_VAULT_URL="https://kv.vault.azure.net"))
     settings = load_settings()
-    assert settings.spapi_refresh_token.get_secret_value() == "from-vault"
-    assert settings.spapi_lwa_client_secret.get_secret_value() == "vault-secret"
+    assert settings.required("spapi_refresh_token", needed_by="test")[0] == "from-vault"
+    assert settings.required("spapi_lwa_client_secret", needed_by="test")[0] == "vault-secret"
     assert (
         settings.spapi_lwa_client_id == "amzn1.application-oa2-client.test"
     )  # not in the vault: environment
@@ -176,7 +181,7 @@ def test_key_vault_is_not_asked_without_a_vault_url(environment, monkeypatch: py
 
     monkeypatch.setattr(KeyVaultSettingsSource, "reader", staticmethod(reader))
     environment(settings_env())
-    assert load_settings().spapi_refresh_token.get_secret_value() == "Atzr|test-refresh-token"
+    assert load_settings().required("spapi_refresh_token", needed_by="test")[0] == "Atzr|test-refresh-token"
 
 
 def test_secrets_do_not_appear_in_repr(environment) -> None:
@@ -231,3 +236,29 @@ def test_every_field_has_a_description_and_an_app_setting_name() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
         assert isinstance(field.validation_alias, str), name
+
+
+def test_the_bridge_timer_runs_without_amazon_or_dataverse_settings(environment) -> None:
+    """sqs_bridge uses neither SP-API nor Dataverse: without their settings it runs (here idle: no queue)."""
+    import function_app
+    from sandbox.functions_host import registered_functions
+    from shared.runtime import reset_runtime
+
+    environment(
+        settings_env(
+            SPAPI_REFRESH_TOKEN=None,
+            SPAPI_LWA_CLIENT_ID=None,
+            SPAPI_LWA_CLIENT_SECRET=None,
+            DATAVERSE_URL=None,
+            SQS_QUEUE_URL=None,
+        )
+    )
+    reset_runtime()
+    try:
+
+        class Timer:
+            past_due = False
+
+        registered_functions(function_app.app)["sqs_bridge"](Timer())
+    finally:
+        reset_runtime()
