@@ -100,24 +100,54 @@ def print_dead_letters(sandbox: Sandbox) -> None:
     print()
 
 
+def print_ledger(sandbox: Sandbox) -> None:
+    """Where every message went: each one published is accounted for exactly once."""
+    pipeline = sandbox.pipeline
+    assert pipeline is not None
+    totals = sandbox.runtime().order_sync.totals
+    bus = pipeline.bus.counts(pipeline.queue)
+    applied = totals["written"] + totals["unchanged"] + totals["closed_in_crm"]
+    # An order's several notifications in one batch make one write; count messages, not writes.
+    applied_messages = totals["messages"] - sum(
+        totals[name]
+        for name in (
+            "stale",
+            "duplicate",
+            "ignored_type",
+            "malformed",
+            "dead_lettered",
+            "abandoned",
+            "retry_later",
+        )
+    )
+    print(f"Every message accounted for ({pipeline.published} published to SQS):")
+    print(
+        f"  {bus['duplicates_dropped']:>3} dropped by Service Bus as duplicates (same NotificationId, within 10 min)"
+    )
+    print(f"  {totals['messages']:>3} delivered to amazon_notifications, of which")
+    print(f"  {applied_messages:>7} applied ({applied} order writes or checks)")
+    print(f"  {totals['stale']:>7} stale: older than what the CRM holds, completed without a call")
+    print(f"  {totals['duplicate']:>7} duplicates by NotificationId (seen before), completed")
+    print(f"  {totals['ignored_type']:>7} of a type order sync does not handle, completed")
+    print(f"  {totals['malformed'] + totals['dead_lettered']:>7} dead-lettered with a reason (listed above)")
+    print(
+        f"  {totals['abandoned'] + totals['retry_later']:>7} deliveries that failed for a while and were retried"
+    )
+    still = bus["active"] + bus["locked"]
+    print(f"  {still:>3} still on the queue\n")
+
+
 def print_costs(sandbox: Sandbox) -> None:
     runtime = sandbox.runtime()
     spapi = Counter(sandbox.spapi.requests.snapshot())
     dataverse = Counter(sandbox.dataverse.requests.snapshot())
     totals = runtime.order_sync.totals
     calls = sum(count for name, count in spapi.items() if name != "lwa.token")
-    print(
-        f"Notifications: {totals['messages']} messages -> {totals['written']} order writes, "
-        f"{totals['duplicate']} duplicates, {totals['stale']} stale, {totals['malformed']} malformed, "
-        f"{totals['unchanged']} unchanged, {totals['abandoned']} retried\n"
-    )
+    print_ledger(sandbox)
     print("What it cost:")
     print(f"  SP-API calls: {calls} ({dict(spapi)})")
     print(f"  Dataverse HTTP requests: {sum(dataverse.values())} ({dict(dataverse)})")
     print(f"  Table Storage requests: {runtime.state.requests}")
-    print(
-        f"  messages completed: {sandbox.queue.completed}, duplicates dropped by Service Bus: {sandbox.queue.duplicates_dropped}"
-    )
     if totals["written"]:
         per_write = totals["written"]
         print(

@@ -61,6 +61,7 @@ class AmazonPipeline:
             }
         )
         self.queue_url = ""
+        self.published = 0  # messages Amazon (the scenario) put on SQS
         self._client: Any = None
 
     def start(self) -> None:
@@ -90,6 +91,7 @@ class AmazonPipeline:
     def publish(self, body: bytes) -> None:
         """What Amazon does: the whole notification envelope as the SQS message body."""
         self._client.send_message(QueueUrl=self.queue_url, MessageBody=body.decode("utf-8"))
+        self.published += 1
 
     def sqs_depth(self) -> int:
         attributes = self._client.get_queue_attributes(

@@ -39,6 +39,26 @@ if TYPE_CHECKING:
     from proton._reactor import Acceptor  # proton exports no public name for the acceptor's type
 
 _LOG = logging.getLogger(__name__)
+
+
+class _PeerGoneFilter(logging.Filter):
+    """Proton's reactor logs a client that went away without an AMQP close ("Couldn't send:
+    BrokenPipeError") as an ERROR. For a broker that is what SDK clients do when a process or test ends,
+    not a fault: such records are demoted to DEBUG, everything else passes unchanged."""
+
+    _PEER_GONE = ("BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(("Couldn't send", "Couldn't recv")) and any(
+            name in message for name in self._PEER_GONE
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("proton").addFilter(_PeerGoneFilter())
 _T = TypeVar("_T")
 
 MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"

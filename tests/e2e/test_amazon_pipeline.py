@@ -101,3 +101,9 @@ def test_the_demo_command_runs_the_whole_pipeline() -> None:
     assert "write-in" in output
     assert "MalformedNotification" in output
     assert "SP-API calls" in output
+    # Every message is accounted for: 11 published, the duplicate dropped by Service Bus, 10 delivered.
+    assert "Every message accounted for (11 published to SQS)" in output
+    assert "1 dropped by Service Bus as duplicates" in output
+    assert "10 delivered to amazon_notifications" in output
+    assert "0 still on the queue" in output
+    assert "ERROR" not in output + result.stderr  # no shutdown noise
