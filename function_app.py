@@ -21,14 +21,21 @@ app = func.FunctionApp()
     auto_complete_messages=False,
 )
 def amazon_notifications(
-    messages: list[servicebus.ServiceBusReceivedMessage], message_actions: servicebus.ServiceBusMessageActions
+    messages: list[servicebus.ServiceBusReceivedMessage],
+    message_actions: servicebus.ServiceBusMessageActions,
+    context: func.Context,
 ) -> None:
-    """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, abandoned, left locked
-    (out of quota) or dead-lettered with a reason."""
+    """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, rescheduled (passing
+    trouble), abandoned (the flow failed on it) or dead-lettered with a reason."""
+    from functools import partial
+
     from shared.runtime import get_runtime
     from shared.servicebus.settlement import run_and_settle
 
-    run_and_settle(messages, message_actions, get_runtime().order_sync.handle)
+    runtime = get_runtime()
+    flow = partial(runtime.order_sync.handle, invocation_id=context.invocation_id)
+    rescheduling = runtime.rescheduling(runtime.settings.amazon_notifications_queue)
+    run_and_settle(messages, message_actions, flow, rescheduling=rescheduling)
 
 
 @app.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False, use_monitor=False)

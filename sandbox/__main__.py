@@ -117,7 +117,7 @@ def print_ledger(sandbox: Sandbox) -> None:
             "malformed",
             "dead_lettered",
             "abandoned",
-            "retry_later",
+            "rescheduled",
         )
     )
     print(f"Every message accounted for ({pipeline.published} published to SQS):")
@@ -131,7 +131,7 @@ def print_ledger(sandbox: Sandbox) -> None:
     print(f"  {totals['ignored_type']:>7} of a type order sync does not handle, completed")
     print(f"  {totals['malformed'] + totals['dead_lettered']:>7} dead-lettered with a reason (listed above)")
     print(
-        f"  {totals['abandoned'] + totals['retry_later']:>7} deliveries that failed for a while and were retried"
+        f"  {totals['abandoned'] + totals['rescheduled']:>7} deliveries that failed for a while and were retried"
     )
     still = bus["active"] + bus["locked"]
     print(f"  {still:>3} still on the queue\n")

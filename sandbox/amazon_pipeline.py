@@ -146,7 +146,7 @@ class AmazonPipeline:
         return stats
 
     def _drained(self) -> bool:
-        counts = self.bus.counts(self.queue)
+        counts = self.bus.counts(self.queue)  # scheduled copies count as active: they are still to come
         return counts["active"] == 0 and counts["locked"] == 0 and self.sqs_depth() == 0
 
     def dead_letters(self) -> list[Any]:

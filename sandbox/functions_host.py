@@ -190,7 +190,8 @@ class LocalFunctionsHost:
         self.stats.invocations += 1
         self.stats.messages += len(batch)
         try:
-            self._function(messages=decode_like_worker(batch), message_actions=actions)
+            context = types.SimpleNamespace(invocation_id=str(uuid.uuid4()))  # the host names each invocation
+            self._function(messages=decode_like_worker(batch), message_actions=actions, context=context)
         except Exception as exc:  # noqa: BLE001 - the host logs and abandons, it does not stop
             self.stats.failed_invocations += 1
             log.warning("Function invocation failed (%s); abandoning unsettled messages", type(exc).__name__)
@@ -200,6 +201,29 @@ class LocalFunctionsHost:
 
 
 # --- an in-memory peek-lock queue -----------------------------------------------------------------------
+class InMemorySender:
+    """The app's Service Bus sender (NotificationSender) for an InMemoryQueue: the rescheduled copies of the
+    in-memory runs go back to the queue, scheduled as the real service would hold them."""
+
+    def __init__(self, queue: InMemoryQueue) -> None:
+        self._queue = queue
+
+    def send(self, messages: Sequence[Any], *, timeout: float) -> Any:
+        from shared.servicebus.sender import SendResult
+
+        for message in messages:
+            self._queue.send(
+                message.body,
+                message_id=message.message_id,
+                properties=message.application_properties,
+                visible_at=message.scheduled_enqueue_time,
+            )
+        return SendResult(accepted=tuple(range(len(messages))))
+
+    def close(self) -> None:
+        """Nothing to close: the queue belongs to the sandbox."""
+
+
 @dataclass
 class DeadLetter:
     message: LockedMessage
@@ -222,6 +246,7 @@ class InMemoryQueue:
         self.duplicate_window = duplicate_window
         self.lock_duration = lock_duration
         self._available: list[LockedMessage] = []
+        self._scheduled: list[tuple[datetime, LockedMessage]] = []  # invisible until their time
         self._locked: dict[uuid.UUID, tuple[LockedMessage, float]] = {}  # token -> (message, lock expiry)
         self.dead_letters: list[DeadLetter] = []
         self.completed = 0
@@ -231,9 +256,14 @@ class InMemoryQueue:
         self._lock = threading.Lock()
 
     def send(
-        self, body: bytes, *, message_id: str | None = None, properties: Mapping[str, Any] | None = None
+        self,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        visible_at: datetime | None = None,
     ) -> bool:
-        """Enqueue; False when duplicate detection dropped it."""
+        """Enqueue (invisible until `visible_at` when scheduled); False when duplicate detection dropped it."""
         now = datetime.now(UTC)
         with self._lock:
             if message_id is not None:
@@ -243,14 +273,19 @@ class InMemoryQueue:
                     return False
                 self._seen_ids[message_id] = now
             self._sequence += 1
-            self._available.append(
-                LockedMessage(body, message_id, uuid.uuid4(), 0, self._sequence, now, dict(properties or {}))
+            message = LockedMessage(
+                body, message_id, uuid.uuid4(), 0, self._sequence, now, dict(properties or {})
             )
+            if visible_at is not None and visible_at > now:
+                self._scheduled.append((visible_at, message))
+            else:
+                self._available.append(message)
             return True
 
     def receive(self, max_messages: int, max_wait: float = 0.0) -> list[LockedMessage]:
         with self._lock:
             self._expire_locks()
+            self._release_scheduled()
             batch, self._available = self._available[:max_messages], self._available[max_messages:]
             expires = time.monotonic() + self.lock_duration.total_seconds()
             for message in batch:
@@ -277,9 +312,15 @@ class InMemoryQueue:
             return len(self._available) + len(self._locked)
 
     def in_flight(self) -> int:
-        """Messages locked and not settled: they come back when their lock expires."""
+        """Messages locked and not settled (they come back when their lock expires) or scheduled for later."""
         with self._lock:
-            return len(self._locked)
+            return len(self._locked) + len(self._scheduled)
+
+    def _release_scheduled(self) -> None:
+        now = datetime.now(UTC)
+        due = [message for at, message in self._scheduled if at <= now]
+        self._scheduled = [(at, message) for at, message in self._scheduled if at > now]
+        self._available.extend(due)
 
     def _take(self, lock_token: uuid.UUID) -> LockedMessage:
         self._expire_locks()

@@ -23,7 +23,7 @@ from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_seed import sample_catalog_records
-from sandbox.functions_host import HostStats, InMemoryQueue, LocalFunctionsHost, MessageSource
+from sandbox.functions_host import HostStats, InMemoryQueue, InMemorySender, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
 from shared.resilience import RetryPolicy
 
@@ -44,9 +44,12 @@ class SandboxOptions:
     # "amazon": SQS (moto) -> sqs_bridge -> Service Bus (AMQP stand-in) -> amazon_notifications, as deployed.
     pipeline: Literal["memory", "amazon"] = "memory"
     bridge_seconds: float = 2.0  # BRIDGE_MAX_SECONDS for the amazon pipeline
-    # Peek-lock duration of the queue: also how long a message left locked (out of quota) waits. Deployed
-    # queues use 5 minutes; the sandbox shortens it so such messages come back within a test.
+    # Peek-lock duration of the queue (deployed queues: 5 minutes).
     lock_seconds: float = 30.0
+    # Waits of rescheduled messages, time-scaled: deployed defaults are 10 s doubling to 15 minutes; a demo
+    # or a test must not wait that long for a message that met passing trouble.
+    retry_base_seconds: float = 0.5
+    retry_max_delay_seconds: float = 5.0
 
 
 class Sandbox:
@@ -90,7 +93,13 @@ class Sandbox:
             from shared.config import load_settings
             from shared.runtime import Runtime, install_runtime
 
-            install_runtime(Runtime(load_settings(), retry=self.options.retry))
+            settings = load_settings()
+            senders = (
+                {}
+                if self.pipeline is not None
+                else {settings.amazon_notifications_queue: InMemorySender(self.queue)}
+            )
+            install_runtime(Runtime(settings, retry=self.options.retry, senders=senders))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,6 +129,8 @@ class Sandbox:
             "DATAVERSE_AUTH": "none",
             "DATAVERSE_PREFIX": self.options.prefix,
             "DATAVERSE_ORDERS_PER_BATCH": str(self.options.orders_per_batch),
+            "RETRY_BASE_SECONDS": str(self.options.retry_base_seconds),
+            "RETRY_MAX_DELAY_SECONDS": str(self.options.retry_max_delay_seconds),
         }
         if self.options.mapping_file is not None:
             env["MAPPING_FILE"] = str(self.options.mapping_file)

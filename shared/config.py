@@ -260,6 +260,28 @@ class Settings(BaseSettings):
         True, validation_alias="BRIDGE_ENABLED", description="Run the SQS -> Service Bus bridge on its timer."
     )
 
+    # --- Waiting out passing trouble ----------------------------------------------------------------
+    retry_base_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="RETRY_BASE_SECONDS",
+        description="First wait before a message that met passing trouble (an outage, an empty quota) is tried "
+        "again; it doubles per attempt. The message is rescheduled, so no delivery count is spent.",
+    )
+    retry_max_delay_seconds: float = Field(
+        900.0,
+        gt=0,
+        validation_alias="RETRY_MAX_DELAY_SECONDS",
+        description="Longest wait between two attempts of a rescheduled message.",
+    )
+    retry_max_age_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias="RETRY_MAX_AGE_HOURS",
+        description="How long a message may keep meeting passing trouble before it is dead-lettered as "
+        "RetriesExhausted.",
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,

@@ -23,11 +23,11 @@ class InboundMessage:
 
 class Outcome(StrEnum):
     COMPLETE = "complete"  # done (applied, duplicate, stale, or deliberately ignored)
-    ABANDON = "abandon"  # transient failure: deliver again now
-    # Out of quota (Amazon's or Dataverse's): leave the message locked. Service Bus delivers it again when
-    # the lock expires, so the queue's lock duration is the backoff; abandoning would redeliver at once
-    # and spend the message's delivery count in seconds.
-    RETRY_LATER = "retry_later"
+    # Passing trouble (an outage, an empty quota, a lost race): try again later without spending one of the
+    # message's deliveries. The glue schedules a copy for later and completes the original; abandoning (or
+    # leaving it locked) would count a delivery each time, and a long outage would dead-letter valid orders.
+    RESCHEDULE = "reschedule"
+    ABANDON = "abandon"  # the flow itself failed on this message: deliver again now, counting the delivery
     DEAD_LETTER = "dead_letter"  # permanent failure: park it with a reason for a human
 
 
@@ -37,6 +37,7 @@ class Settlement:
     outcome: Outcome
     reason: str | None = None
     description: str | None = None
+    delay: float | None = None  # RESCHEDULE: the least wait the dependency asked for (seconds)
 
     @classmethod
     def complete(cls, message: InboundMessage) -> Settlement:
@@ -47,8 +48,10 @@ class Settlement:
         return cls(message, Outcome.ABANDON, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
 
     @classmethod
-    def retry_later(cls, message: InboundMessage, reason: str, description: str) -> Settlement:
-        return cls(message, Outcome.RETRY_LATER, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
+    def reschedule(
+        cls, message: InboundMessage, reason: str, description: str, *, delay: float | None = None
+    ) -> Settlement:
+        return cls(message, Outcome.RESCHEDULE, reason[:MAX_REASON], description[:MAX_DESCRIPTION], delay)
 
     @classmethod
     def dead_letter(cls, message: InboundMessage, reason: str, description: str) -> Settlement:

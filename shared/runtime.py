@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,13 +23,24 @@ if TYPE_CHECKING:
     from shared.dataverse.client import DataverseClient
     from shared.flows.order_sync import OrderSync
     from shared.mapping.config import MappingConfig
+    from shared.servicebus.sender import NotificationSender
+    from shared.servicebus.settlement import Rescheduling
     from shared.state.store import StateStore
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        senders: Mapping[str, NotificationSender] | None = None,
+    ) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()  # one policy for both connectors; the sandbox's tests shorten it
+        # Rescheduling senders by queue; the sandbox hands in its own for an in-memory queue.
+        self._senders: dict[str, NotificationSender] = dict(senders or {})
+        self._senders_lock = threading.Lock()
 
     @cached_property
     def spapi(self) -> SpApiSession:
@@ -96,8 +108,8 @@ class Runtime:
         """The SQS -> Service Bus bridge, on connectors kept for the worker's life (the AMQP link stays open
         between timer runs)."""
         from shared.bridge import Bridge, BridgeOptions
-        from shared.bridge.servicebus_sender import ServiceBusQueueSender
         from shared.bridge.sqs import Boto3SqsQueue
+        from shared.servicebus.sender import ServiceBusQueueSender
 
         return Bridge(
             Boto3SqsQueue.from_settings(self.settings),
@@ -105,10 +117,31 @@ class Runtime:
             BridgeOptions.from_settings(self.settings),
         )
 
+    def rescheduling(self, queue: str) -> Rescheduling:
+        """How messages of `queue` that met passing trouble are tried again later (one sender per queue)."""
+        from datetime import timedelta
+
+        from shared.servicebus.sender import ServiceBusQueueSender
+        from shared.servicebus.settlement import Rescheduling, RetrySchedule
+
+        with self._senders_lock:
+            if queue not in self._senders:
+                self._senders[queue] = ServiceBusQueueSender.from_settings(self.settings, queue)
+        settings = self.settings
+        schedule = RetrySchedule(
+            settings.retry_base_seconds,
+            settings.retry_max_delay_seconds,
+            timedelta(hours=settings.retry_max_age_hours),
+        )
+        return Rescheduling(self._senders[queue], schedule)
+
     def close(self) -> None:
         for name in ("spapi", "dataverse", "state", "bridge"):
             if name in self.__dict__:
                 self.__dict__[name].close()
+        for sender in self._senders.values():
+            sender.close()
+        self._senders.clear()
 
 
 _runtime: Runtime | None = None

@@ -7,11 +7,11 @@ What it does: SASL ANONYMOUS and $cbs put-token (any token; 404 for a queue that
 auto_create_queues is off); senders with single messages and batches; peek-lock and receive-and-delete
 receivers on a queue and its $DeadLetterQueue with credit, prefetch and drain; complete, abandon, release and
 dead-letter on the link; lock expiry and MaxDeliveryCountExceeded; duplicate detection by message_id;
-$management renew-lock, peek-message and update-disposition.
+$management renew-lock, peek-message and update-disposition; scheduled_enqueue_time_utc (the message stays
+invisible until then).
 
 Not there: topics and subscriptions, sessions, defer, receive-by-sequence-number and schedule_messages
-(refused), scheduled_enqueue_time_utc (ignored: delivered at once), time-to-live expiry, transactions,
-SASL PLAIN (proton's wheel cannot check it as a server; the SDK never offers it).
+(refused), time-to-live expiry, transactions, SASL PLAIN (proton's wheel cannot check it as a server; the SDK never offers it).
 """
 
 from .codec import MessageView

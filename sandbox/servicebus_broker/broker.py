@@ -100,7 +100,7 @@ class _Held:
 
     delivery: Delivery
     queue: str
-    messages: list[tuple[bytes, str | None]]  # encoded message, message_id
+    messages: list[tuple[bytes, str | None, float | None]]  # encoded message, message_id, scheduled time
 
 
 class _Timer(Handler):
@@ -257,8 +257,10 @@ class BrokerHandler(Handler):
             _settle(delivery, Delivery.REJECTED, refusal)
             return
         try:
+            decoded = [(raw, codec.decode(raw)) for raw in codec.split_transfer(payload)]
             messages = [
-                (raw, codec.message_id_of(codec.decode(raw))) for raw in codec.split_transfer(payload)
+                (raw, codec.message_id_of(message), codec.scheduled_enqueue_time_of(message))
+                for raw, message in decoded
             ]
         except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
             _settle(
@@ -274,10 +276,16 @@ class BrokerHandler(Handler):
         # Duplicates are acknowledged as accepted too: the sender must not learn the difference.
         _settle(delivery, Delivery.ACCEPTED)
 
-    def _store_messages(self, queue: str, messages: list[tuple[bytes, str | None]]) -> None:
-        dropped = sum(not self._store.enqueue(queue, raw, message_id) for raw, message_id in messages)
+    def _store_messages(self, queue: str, messages: list[tuple[bytes, str | None, float | None]]) -> None:
+        dropped = sum(
+            not self._store.enqueue(queue, raw, message_id, visible_at=visible_at)
+            for raw, message_id, visible_at in messages
+        )
         if dropped:
             _LOG.debug("Dropped %d duplicate message(s) on %s", dropped, queue)
+        for _, _, visible_at in messages:
+            if visible_at is not None and visible_at > time.time():
+                self._schedule(visible_at, lambda: self._pump(Entity(queue)))
         self._pump(Entity(queue))
 
     def _release_held(self) -> None:

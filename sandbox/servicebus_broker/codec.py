@@ -31,6 +31,7 @@ ENQUEUED_TIME = symbol("x-opt-enqueued-time")
 LOCKED_UNTIL = symbol("x-opt-locked-until")
 LOCK_TOKEN = symbol("x-opt-lock-token")
 DEAD_LETTER_SOURCE = symbol("x-opt-deadletter-source")
+SCHEDULED_ENQUEUE_TIME = symbol("x-opt-scheduled-enqueue-time")
 DEAD_LETTER_REASON = "DeadLetterReason"
 DEAD_LETTER_DESCRIPTION = "DeadLetterErrorDescription"
 
@@ -77,6 +78,16 @@ def decode(raw: bytes) -> Message:
 def message_id_of(message: Message) -> str | None:
     # Service Bus message ids are strings; the SDK may send a UUID or ulong, which dedupe on their text.
     return None if message.id is None else str(message.id)
+
+
+def scheduled_enqueue_time_of(message: Message) -> float | None:
+    """When the sender asked Service Bus to enqueue the message (epoch seconds), or None for now. The SDK
+    sets the annotation from ServiceBusMessage.scheduled_enqueue_time_utc as an AMQP timestamp (ms)."""
+    annotations: dict[Any, Any] = dict(message.annotations or {})
+    value = annotations.get(SCHEDULED_ENQUEUE_TIME)
+    if value is None:
+        return None
+    return float(value) / 1000.0
 
 
 def encode_delivery(stored: StoredMessage, *, lock_token: uuid.UUID | None = None) -> bytes:

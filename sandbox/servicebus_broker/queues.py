@@ -74,6 +74,7 @@ class StoredMessage:
     dead_letter_reason: str | None = None
     dead_letter_description: str | None = None
     dead_letter_source: str | None = None
+    visible_at: float = 0.0  # a scheduled message stays invisible until then (epoch seconds)
 
     def snapshot(self) -> StoredMessage:
         return dataclasses.replace(self)
@@ -152,8 +153,11 @@ class QueueStore:
             until = self._queue(name).stalled_until
             return until if until > self._clock() else None
 
-    def enqueue(self, name: str, raw: bytes, message_id: str | None) -> bool:
-        """Store one message; False when duplicate detection dropped it (the sender is still acknowledged)."""
+    def enqueue(
+        self, name: str, raw: bytes, message_id: str | None, *, visible_at: float | None = None
+    ) -> bool:
+        """Store one message, invisible until `visible_at` when it is scheduled; False when duplicate detection
+        dropped it (the sender is still acknowledged)."""
         with self._lock:
             queue = self._queue(name)
             now = self._clock()
@@ -169,7 +173,9 @@ class QueueStore:
                 queue.seen_message_ids[message_id] = now
             sequence_number = queue.next_sequence_number
             queue.next_sequence_number += 1
-            queue.active[sequence_number] = StoredMessage(raw, message_id, sequence_number, now)
+            queue.active[sequence_number] = StoredMessage(
+                raw, message_id, sequence_number, now, visible_at=visible_at or 0.0
+            )
             return True
 
     # -- receiving ------------------------------------------------------------------------------------
@@ -179,7 +185,10 @@ class QueueStore:
         with self._lock:
             queue = self._queue(entity.queue)
             messages = queue.sub_queue(entity.sub_queue)
-            message = next((m for m in messages.values() if m.lock_token is None), None)
+            now = self._clock()
+            message = next(
+                (m for m in messages.values() if m.lock_token is None and m.visible_at <= now), None
+            )
             if message is None:
                 return None
             if not peek_lock:
@@ -193,7 +202,8 @@ class QueueStore:
     def has_available(self, entity: Entity) -> bool:
         with self._lock:
             messages = self._queue(entity.queue).sub_queue(entity.sub_queue)
-            return any(m.lock_token is None for m in messages.values())
+            now = self._clock()
+            return any(m.lock_token is None and m.visible_at <= now for m in messages.values())
 
     def settle(
         self,
@@ -242,6 +252,18 @@ class QueueStore:
                     self._count_failed_attempt(queue, sub_queue, message)
                     freed.add(Entity(queue.name, sub_queue))
             return freed
+
+    def next_scheduled(self) -> float | None:
+        """When the next scheduled message becomes visible, if any is waiting."""
+        with self._lock:
+            now = self._clock()
+            times = [
+                m.visible_at
+                for queue in self._queues.values()
+                for m in queue.active.values()
+                if m.visible_at > now
+            ]
+            return min(times, default=None)
 
     def next_lock_expiry(self) -> float | None:
         with self._lock:

@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.amazon.notifications import read_envelope_facts
-from shared.bridge.servicebus_sender import (
+from shared.bridge.sqs import MAX_MESSAGES, MAX_WAIT_SECONDS, BatchOutcome, SqsMessage, SqsQueue
+from shared.errors import SyncError, TransientError
+from shared.servicebus.sender import (
     NotificationSender,
     OutgoingMessage,
     PropertyValue,
     SendResult,
 )
-from shared.bridge.sqs import MAX_MESSAGES, MAX_WAIT_SECONDS, BatchOutcome, SqsMessage, SqsQueue
-from shared.errors import SyncError, TransientError
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -447,7 +447,7 @@ def run_bridge(
             sqs = Boto3SqsQueue.from_settings(settings)
             owned.append(sqs)
         if sender is None:
-            from shared.bridge.servicebus_sender import ServiceBusQueueSender
+            from shared.servicebus.sender import ServiceBusQueueSender
 
             sender = ServiceBusQueueSender.from_settings(settings)
             owned.append(sender)

@@ -1,10 +1,12 @@
 """Claiming orders before writing them, so that two instances never write the same change.
 
 A claim is an ETag-conditional update of the order's checkpoint that marks a write as pending, with its
-owner (the message that started it) and time. All orders of a batch are claimed in one go; an order that
-another instance is writing right now is waited for, briefly, one by one. A pending claim is taken over
-(and the order *repaired*) when it is our own message coming back, or when its lease ran out: the
-instance that set it died half-way.
+owner (the invocation that started it) and time. All orders of a batch are claimed in one go; an order that
+another invocation is writing right now is waited for, briefly, one by one, then given back to be tried
+after the claim's lease. A pending claim is taken over (and the order *repaired*) when it is our own (the
+flow ran again within this invocation), or when its lease ran out: the invocation that set it died
+half-way. The owner is the invocation, not the message: two live hosts can hold the same message at once
+(its lock expired while the first still worked), and the second must wait, not write too.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ class ClaimDesk:
         while True:
             if self._held_by_other(checkpoint, request.owner):
                 if time.monotonic() >= deadline:
-                    return ConcurrentUpdate(f"order {request.order_id} is being written by another instance")
+                    return ConcurrentUpdate(
+                        f"order {request.order_id} is being written by another invocation",
+                        retry_after=PENDING_LEASE.total_seconds(),
+                    )
                 self._sleep(CONTENTION_POLL_SECONDS)
                 checkpoint = self._state.get_order(request.order_id)
                 continue

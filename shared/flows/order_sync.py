@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,17 @@ class UnknownSku(PermanentError):
     reason = "UnknownSku"
 
 
+class UnexpectedFailure(SyncError):
+    """A bug met one order (an exception nobody raised on purpose). Its messages are delivered again and,
+    if it keeps failing, dead-lettered by Service Bus; the batch's other orders settle by their own outcome."""
+
+    reason = "UnexpectedError"
+
+    @classmethod
+    def of(cls, order_id: str, exc: BaseException) -> UnexpectedFailure:
+        return cls(f"order {order_id}: unexpected {type(exc).__name__}")
+
+
 class Done(StrEnum):
     """How an order's sync ended when nothing went wrong."""
 
@@ -112,11 +124,9 @@ class _Announced:
     order_id: str
     notices: tuple[_Notice, ...]
     checkpoint: OrderCheckpoint | None
-
-    @property
-    def owner(self) -> str:
-        """Who claims the order: the first message; its redelivery recognises the claim as its own."""
-        return self.notices[0].message.message_id
+    # Who claims the order: this invocation. A claim names the invocation, not the message, because two
+    # live hosts can hold the same message at once (a lock that expired mid-run) and must not both write.
+    owner: str
 
     @property
     def settled(self) -> AppliedOrder | None:
@@ -183,10 +193,11 @@ class OrderSync:
         self._totals_lock = threading.Lock()
 
     # --- the flow ---------------------------------------------------------------------------------
-    def handle(self, messages: Sequence[InboundMessage]) -> SyncReport:
+    def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> SyncReport:
+        """Sync the orders the messages announce; `invocation_id` (the Functions host's) names the claims."""
         report = SyncReport()
         notices = self._drop_duplicates(self._parse(messages, report), report)
-        announced = self._announce(notices)
+        announced = self._announce(notices, invocation_id or uuid.uuid4().hex)
         outcomes = self._sync(announced, report)
         for item in announced:
             self._settle(item, outcomes[item.order_id], report)
@@ -257,13 +268,13 @@ class OrderSync:
             fresh.append(notice)
         return fresh
 
-    def _announce(self, notices: list[_Notice]) -> list[_Announced]:
+    def _announce(self, notices: list[_Notice], invocation_id: str) -> list[_Announced]:
         by_order: dict[str, list[_Notice]] = defaultdict(list)
         for notice in notices:
             by_order[notice.change.amazon_order_id].append(notice)
         checkpoints = self._state.get_orders(by_order)
         return [
-            _Announced(order_id, tuple(items), checkpoints.get(order_id))
+            _Announced(order_id, tuple(items), checkpoints.get(order_id), invocation_id)
             for order_id, items in by_order.items()
         ]
 
@@ -318,6 +329,10 @@ class OrderSync:
                 plan = plan_order(item.order, self._mapping, lookups)
             except SyncError as exc:
                 outcomes[order_id] = exc
+                continue
+            except Exception as exc:  # a bug in the mapping must not take the batch's other orders
+                log.exception("Order %s: mapping failed unexpectedly", order_id)
+                outcomes[order_id] = UnexpectedFailure.of(order_id, exc)
                 continue
             report.unknown_skus.update(plan.unknown_skus)
             if plan.unknown_skus:
@@ -426,19 +441,17 @@ class OrderSync:
             report.applied += [notice.ref for notice in notices]
             report.settlements += [Settlement.complete(notice.message) for notice in notices]
             return
-        if outcome.transient and _out_of_quota(outcome):
-            report.counts["retry_later"] += len(notices)
-            log.warning(
-                "Order %s: out of quota, messages wait for their lock to expire: %s", item.order_id, outcome
-            )
-            report.settlements += [
-                Settlement.retry_later(notice.message, outcome.reason, str(outcome)) for notice in notices
-            ]
-        elif outcome.transient:
+        if isinstance(outcome, UnexpectedFailure):
             report.counts["abandoned"] += len(notices)
-            log.warning("Order %s: transient failure, messages abandoned: %s", item.order_id, outcome)
             report.settlements += [
                 Settlement.abandon(notice.message, outcome.reason, str(outcome)) for notice in notices
+            ]
+        elif outcome.transient:
+            report.counts["rescheduled"] += len(notices)
+            log.warning("Order %s: passing trouble, messages rescheduled: %s", item.order_id, outcome)
+            report.settlements += [
+                Settlement.reschedule(notice.message, outcome.reason, str(outcome), delay=outcome.retry_after)
+                for notice in notices
             ]
         else:
             report.counts["dead_lettered"] += len(notices)
@@ -456,14 +469,6 @@ class OrderSync:
             log.warning(
                 "Could not record %d notifications as applied (%s)", len(report.applied), type(exc).__name__
             )
-
-
-# A server (or our own bucket) asking for a pause longer than this means quota, not a blip.
-QUOTA_PAUSE_SECONDS = 5.0
-
-
-def _out_of_quota(error: SyncError) -> bool:
-    return error.retry_after is not None and error.retry_after > QUOTA_PAUSE_SECONDS
 
 
 def _crm_state_before(claim: Claimed) -> CrmState | None:

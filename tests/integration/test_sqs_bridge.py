@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from sandbox.moto_sqs import ACCESS_KEY_ID, SECRET_ACCESS_KEY, MotoSqs
 from sandbox.servicebus_broker import ServiceBusStandIn
 from shared.bridge import BridgeOptions, BridgeReport, run_bridge
-from shared.bridge.servicebus_sender import OutgoingMessage, SendResult, ServiceBusQueueSender
 from shared.bridge.sqs import BatchOutcome, Boto3SqsQueue, SqsMessage
 from shared.config import Settings
+from shared.servicebus.sender import OutgoingMessage, SendResult, ServiceBusQueueSender
 from tests.builders import order_change, settings_env
 
 pytestmark = pytest.mark.sockets

@@ -20,10 +20,10 @@ import pytest
 from shared.amazon.notifications import read_envelope_facts
 from shared.bridge import Bridge, BridgeFailed, BridgeOptions, BridgeReport, run_bridge
 from shared.bridge.forwarder import application_properties, to_service_bus
-from shared.bridge.servicebus_sender import OutgoingMessage, SendResult, ServiceBusSendFailed
 from shared.bridge.sqs import BatchOutcome, EntryFailure, SqsMessage
 from shared.config import Settings
 from shared.errors import ConfigurationError, SyncError
+from shared.servicebus.sender import OutgoingMessage, SendResult, ServiceBusSendFailed
 from tests.builders import order_change, settings_env
 
 START_WALL = 1_800_000_000.0
@@ -689,7 +689,7 @@ def test_report_summary_holds_counts_only() -> None:
 def test_importing_the_bridge_loads_neither_boto3_nor_the_service_bus_sdk() -> None:
     """`import shared.bridge` stays cheap: the SDKs are imported on first use."""
     code = (
-        "import sys, shared.bridge, shared.bridge.sqs, shared.bridge.servicebus_sender;"
+        "import sys, shared.bridge, shared.bridge.sqs, shared.servicebus.sender;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore') or m.startswith('azure.servicebus')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -916,7 +916,7 @@ def outgoing(message_id: str, size: int = 150) -> OutgoingMessage:
 
 def test_the_sender_splits_batches_when_full_and_sends_them_in_order() -> None:
     """Messages fill ServiceBusMessageBatches up to the size limit; each full batch is sent, then the next."""
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=2000, failures=[])
     client = FakeSdkClient(link)
@@ -935,7 +935,7 @@ def test_the_sender_splits_batches_when_full_and_sends_them_in_order() -> None:
 def test_the_first_send_opens_the_link_within_the_timeout_and_later_ones_use_its_limit() -> None:
     """Before a send succeeded no create_message_batch (it opens the link outside any timeout) is called and
     batches use the lowest tier's limit; afterwards they use the limit the link reports."""
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=2000, failures=[])
     sender = ServiceBusQueueSender(FakeSdkClient(link), "q", unopened_batch_bytes=1000)  # type: ignore[arg-type]
@@ -951,7 +951,7 @@ def test_the_sender_reports_the_batches_accepted_before_a_failure_and_stops() ->
     """When the second batch is refused the first batch's positions are accepted, the rest not attempted."""
     from azure.servicebus.exceptions import ServiceBusServerBusyError
 
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=1000, failures=[])
     original = link.send_messages
@@ -977,7 +977,7 @@ def test_a_send_timeout_is_reported_as_an_unknown_outcome() -> None:
     """OperationTimeoutError: the batch may still land, so the failure says the outcome is unknown."""
     from azure.servicebus.exceptions import OperationTimeoutError
 
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=100_000, failures=[OperationTimeoutError(message="late")])
     result = ServiceBusQueueSender(FakeSdkClient(link), "q").send([outgoing("a")], timeout=2.5)  # type: ignore[arg-type]
@@ -990,7 +990,7 @@ def test_a_send_timeout_is_reported_as_an_unknown_outcome() -> None:
 def test_a_message_larger_than_an_empty_batch_is_set_aside_and_the_rest_sent() -> None:
     """A message no batch of the namespace can hold (checked against the link's own limit) is reported
     too_large; its neighbours are sent."""
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=1000, failures=[])
     sender = ServiceBusQueueSender(FakeSdkClient(link), "q", unopened_batch_bytes=1000)  # type: ignore[arg-type]
@@ -1002,7 +1002,7 @@ def test_a_message_larger_than_an_empty_batch_is_set_aside_and_the_rest_sent() -
 
 def test_a_message_over_the_lowest_tier_limit_is_sent_when_the_namespace_allows_it() -> None:
     """Over 256 KB-style limits but within the link's (Premium) limit: the sender learns the limit and sends it."""
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     link = FakeSdkSender(batch_bytes=10_000, failures=[])
     sender = ServiceBusQueueSender(FakeSdkClient(link), "q", unopened_batch_bytes=1000)  # type: ignore[arg-type]
@@ -1013,7 +1013,7 @@ def test_a_message_over_the_lowest_tier_limit_is_sent_when_the_namespace_allows_
 
 def test_the_send_timeout_covers_every_batch_together() -> None:
     """Each batch gets what is left of the one timeout; none is started once it is used up."""
-    from shared.bridge.servicebus_sender import ServiceBusQueueSender
+    from shared.servicebus.sender import ServiceBusQueueSender
 
     fake_now = [0.0]
     link = FakeSdkSender(batch_bytes=1000, failures=[])

@@ -16,7 +16,6 @@ from shared.servicebus.deadletters.listing import (
     DeadLetter,
     DeadLetterList,
     Limits,
-    application_properties,
     describe,
     list_dead_letters,
 )
@@ -37,6 +36,7 @@ from shared.servicebus.deadletters.replay import (
     replay_message_id,
 )
 from shared.servicebus.deadletters.tool import DeadLetters, app_queues
+from shared.servicebus.settlement import application_properties
 
 __all__ = [
     "DEAD_LETTER_PROPERTIES",

@@ -9,14 +9,13 @@ terminals, tickets and HTTP answers.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.amazon.notifications import EnvelopeFacts, read_envelope_facts
-from shared.servicebus.settlement import message_body
+from shared.servicebus.settlement import application_properties, count_property, message_body
 
 if TYPE_CHECKING:
     from azure.servicebus import AutoLockRenewer
@@ -120,7 +119,7 @@ def describe(message: Any) -> DeadLetter:
         notification_id=facts.notification_id,
         notification_type=facts.notification_type,
         amazon_order_id=facts.amazon_order_id,
-        replay_count=replay_count_of(properties.get(REPLAY_COUNT)),
+        replay_count=count_property(properties.get(REPLAY_COUNT)),
     )
 
 
@@ -159,29 +158,6 @@ def _peek(receiver: Any, from_sequence_number: int, count: int) -> list[Any]:
     return sorted(
         (m for m in page if int(m.sequence_number) >= from_sequence_number), key=lambda m: m.sequence_number
     )
-
-
-def application_properties(message: Any) -> dict[str, Any]:
-    """A received message's application properties with str keys; the SDK hands AMQP strings back as
-    bytes, which are decoded (values that are not UTF-8 stay bytes)."""
-    result: dict[str, Any] = {}
-    for key, value in (message.application_properties or {}).items():
-        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        if isinstance(value, bytes):
-            with contextlib.suppress(UnicodeDecodeError):
-                value = value.decode("utf-8")
-        result[name] = value
-    return result
-
-
-def replay_count_of(value: object) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0
 
 
 def has_data_body(message: Any) -> bool:

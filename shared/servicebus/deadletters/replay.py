@@ -34,13 +34,11 @@ from shared.servicebus.deadletters.listing import (
     DeadLetterList,
     Limits,
     QueueClient,
-    application_properties,
     dead_letter_receiver_options,
     has_data_body,
     peek_all,
-    replay_count_of,
 )
-from shared.servicebus.settlement import message_body
+from shared.servicebus.settlement import application_properties, count_property, message_body
 
 if TYPE_CHECKING:
     from azure.servicebus import AutoLockRenewer, ServiceBusMessage
@@ -144,7 +142,7 @@ def replay_copy(message: Any, *, now: datetime | None = None) -> ReplayCopy:
     original_id = properties.get(REPLAY_ORIGINAL_MESSAGE_ID)
     if not isinstance(original_id, str) or not original_id:
         original_id = None if message.message_id is None else str(message.message_id)
-    properties[REPLAY_COUNT] = replay_count_of(properties.get(REPLAY_COUNT)) + 1
+    properties[REPLAY_COUNT] = count_property(properties.get(REPLAY_COUNT)) + 1
     properties[REPLAY_FROM_SEQUENCE_NUMBER] = sequence_number
     properties[REPLAYED_AT] = (now or datetime.now(UTC)).isoformat()
     if original_id is not None:

@@ -1,4 +1,5 @@
-"""Sends the bridge's messages to one Service Bus queue in batches (azure-servicebus, imported on first use).
+"""Sends messages to one Service Bus queue in batches (azure-servicebus, imported on first use): the bridge's
+notifications, and the delayed copies of messages whose processing must wait (see settlement.py).
 
 Messages are packed into `ServiceBusMessageBatch`es in order; a batch that is full is sent and a new one
 started, so a send is one AMQP transfer per batch. Each batch is either accepted by Service Bus as a whole or
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, Self
 
 from shared.errors import TransientError
@@ -49,6 +51,8 @@ class OutgoingMessage:
     application_properties: Mapping[str, PropertyValue] = field(default_factory=dict)
     content_type: str = "application/json"
     subject: str | None = None
+    # Service Bus holds the message until then (x-opt-scheduled-enqueue-time); None: enqueue now.
+    scheduled_enqueue_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,11 @@ class ServiceBusQueueSender:
         self._unopened_batch_bytes = unopened_batch_bytes
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ServiceBusQueueSender:
+    def from_settings(cls, settings: Settings, queue: str | None = None) -> ServiceBusQueueSender:
+        """A sender to `queue` (default: the Amazon notifications queue) connected as the app is."""
         from shared.servicebus.client import service_bus_client
 
-        return cls(service_bus_client(settings), settings.amazon_notifications_queue)
+        return cls(service_bus_client(settings), queue or settings.amazon_notifications_queue)
 
     def send(self, messages: Sequence[OutgoingMessage], *, timeout: float) -> SendResult:
         """Send in order within `timeout` seconds in total (opening the link, SDK retries, every batch)."""
@@ -203,6 +208,7 @@ def _sdk_message(message: OutgoingMessage) -> ServiceBusMessage:
         content_type=message.content_type,
         subject=message.subject,
         application_properties=dict(message.application_properties),  # type: ignore[arg-type]
+        scheduled_enqueue_time_utc=message.scheduled_enqueue_time,
     )
 
 
