@@ -10,7 +10,6 @@ never appear).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from shared.errors import ConfigurationError
 from shared.secrets import KeyVaultSettingsSource, key_vault_secret
+from shared.urls import is_loopback, service_url
 
 # Orders API v2026-01-01 datasets (orders_2026-01-01.json, parameter includedData).
 ORDER_DATASETS = frozenset(
@@ -147,7 +147,14 @@ class Settings(BaseSettings):
     spapi_seller_id: str | None = Field(
         None,
         validation_alias="SPAPI_SELLER_ID",
-        description="The seller's merchant id; notifications for another seller are dead-lettered.",
+        description="The seller's merchant id (required by order sync); notifications for another seller are "
+        "dead-lettered.",
+    )
+    spapi_application_id: str | None = Field(
+        None,
+        validation_alias="SPAPI_APPLICATION_ID",
+        description="The SP-API application id (amzn1.sp.solution...); when set, notifications addressed to "
+        "another application are dead-lettered.",
     )
     spapi_endpoint: str | None = Field(
         None,
@@ -322,24 +329,25 @@ class Settings(BaseSettings):
         "key_vault_url",
         "sqs_endpoint",
         "sqs_queue_url",
+        "state_storage_table_endpoint",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("plain http is only allowed for a loopback address")
-        return value.rstrip("/")
+        return None if value is None else service_url(value)
+
+    @field_validator("key_vault_url")
+    @classmethod
+    def _https_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be https: the Key Vault SDK sends its token only over TLS")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if (
             self.dataverse_auth == "none"
             and self.dataverse_url
-            and not _is_loopback(urlsplit(self.dataverse_url).hostname or "")
+            and not is_loopback(urlsplit(self.dataverse_url).hostname or "")
         ):
             raise ValueError("DATAVERSE_AUTH=none is refused unless DATAVERSE_URL is a loopback address")
         if self.dataverse_auth == "client_secret":
@@ -400,15 +408,6 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, KeyVaultSettingsSource(settings_cls), env_settings)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def setting_name(field_name: str) -> str:

@@ -100,7 +100,8 @@ class Runtime:
             catalog=self.catalog,
             state=self.state,
             mapping=self.mapping,
-            seller_id=self.settings.spapi_seller_id,
+            seller_id=self.settings.required("spapi_seller_id", needed_by="order sync")[0],
+            application_id=self.settings.spapi_application_id,
         )
 
     @cached_property

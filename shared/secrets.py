@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from shared.errors import ConfigurationError
+from shared.urls import service_url
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -106,6 +107,12 @@ class KeyVaultSettingsSource(PydanticBaseSettingsSource):
         vault_url = _environment_value("KEY_VAULT_URL")
         if not vault_url:
             return {}
+        try:  # checked before the first request: the vault gets the app's token
+            vault_url = service_url(vault_url)
+            if not vault_url.startswith("https://"):
+                raise ValueError("must be https: the Key Vault SDK sends its token only over TLS")
+        except ValueError as exc:
+            raise ConfigurationError(f"KEY_VAULT_URL is invalid: {exc}") from None
         secret_to_setting: dict[str, str] = {}
         for field in self.settings_cls.model_fields.values():
             secret_name = key_vault_secret_of(field)

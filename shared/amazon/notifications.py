@@ -8,6 +8,10 @@ buyer data, which is why order sync fetches the order itself.
 
 Parsing failures raise MalformedNotification whose message names the offending field and never echoes
 its value (the destination postal code alone is personal data).
+
+Whatever a stranger can put on the queue is bounded before it is trusted (the limits are in the README):
+the body's size, how deeply it nests, and the length of every string and id. Anything larger did not come
+from Amazon, and reading it unbounded could exhaust memory, the recursion limit or Table Storage's key size.
 """
 
 from __future__ import annotations
@@ -15,14 +19,34 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from shared.errors import PermanentError
-from shared.timeutil import UtcDateTime
+from shared.timeutil import as_utc
 
 ORDER_CHANGE = "ORDER_CHANGE"
+# The envelope and payload versions this code was written for (Amazon's schemas say "1.0"). A new version
+# may change what a field means; it is dead-lettered (replay after an upgrade) rather than misread.
+SUPPORTED_VERSIONS = frozenset({"1.0"})
+
+# --- limits on what we read ---------------------------------------------------------------------------
+MAX_BODY_BYTES = 256 * 1024  # Amazon SQS's and Service Bus Standard's message limit
+MAX_DEPTH = 32  # Amazon's notifications nest 6 levels at most
+MAX_STRING = 4096  # characters in any string value or key
+MAX_ID = 128  # NotificationId, SubscriptionId, ApplicationId (Service Bus message ids have 128 too)
+MAX_ORDER_ID = 64  # AmazonOrderId is 19 characters (3-7-7); SellerId about 14
+MAX_ITEMS = 1000  # order items in one ORDER_CHANGE
 
 # What an identifier read from a body may look like: NotificationIds are UUIDs, AmazonOrderIds look like
 # 113-1234567-1234567, types like ORDER_CHANGE. Anything else (a name, an address, an email) is not shown.
@@ -35,9 +59,19 @@ class MalformedNotification(PermanentError):
     reason = "MalformedNotification"
 
 
-def _both(name: str) -> Any:
+def _both(name: str, **constraints: Any) -> Any:
     """Accept PascalCase (most notification types) and camelCase (REPORT_PROCESSING_FINISHED)."""
-    return Field(validation_alias=AliasChoices(name, name[0].lower() + name[1:]))
+    return Field(validation_alias=AliasChoices(name, name[0].lower() + name[1:]), **constraints)
+
+
+def _text_only(value: Any) -> Any:
+    """Timestamps must be ISO-8601 text: a number would be read as seconds since 1970."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 date-time string")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(as_utc)]
 
 
 class _Model(BaseModel):
@@ -45,21 +79,18 @@ class _Model(BaseModel):
 
 
 class NotificationMetadata(_Model):
-    application_id: str = _both("ApplicationId")
-    subscription_id: str = _both("SubscriptionId")
-    publish_time: UtcDateTime = _both("PublishTime")
-    notification_id: str = Field(
-        min_length=1, validation_alias=AliasChoices("NotificationId", "notificationId")
-    )
+    application_id: str = _both("ApplicationId", max_length=MAX_ID)
+    subscription_id: str = _both("SubscriptionId", max_length=MAX_ID)
+    publish_time: IsoDateTime = _both("PublishTime")
+    # Amazon's are UUIDs; printable ASCII is what a dedupe key, a log line and a message id can all carry.
+    notification_id: str = _both("NotificationId", min_length=1, max_length=MAX_ID, pattern=r"^[\x21-\x7e]+$")
 
 
 class NotificationEnvelope(_Model):
-    notification_version: str = _both("NotificationVersion")
-    notification_type: str = Field(
-        min_length=1, validation_alias=AliasChoices("NotificationType", "notificationType")
-    )
-    payload_version: str = _both("PayloadVersion")
-    event_time: UtcDateTime = _both("EventTime")
+    notification_version: str = _both("NotificationVersion", max_length=16)
+    notification_type: str = _both("NotificationType", min_length=1, max_length=MAX_ID)
+    payload_version: str = _both("PayloadVersion", max_length=16)
+    event_time: IsoDateTime = _both("EventTime")
     payload: dict[str, Any] = _both("Payload")
     metadata: NotificationMetadata = _both("NotificationMetadata")
 
@@ -87,22 +118,24 @@ class OrderChangeSummary(_Pascal):
     marketplace_id: str = Field(alias="MarketplaceId")
     # A string, not an enum: a status Amazon adds later must not dead-letter every notification.
     order_status: str = Field(alias="OrderStatus")
-    purchase_date: UtcDateTime | None = Field(alias="PurchaseDate")
+    purchase_date: IsoDateTime | None = Field(alias="PurchaseDate")
     destination_postal_code: str | None = Field(alias="DestinationPostalCode", repr=False)
     fulfillment_type: str = Field(alias="FulfillmentType")
     order_type: str = Field(alias="OrderType")
-    order_items: list[OrderChangeItem] = Field(alias="OrderItems")
+    order_items: list[OrderChangeItem] = Field(alias="OrderItems", max_length=MAX_ITEMS)
 
 
 class OrderChangeTrigger(_Pascal):
-    time_of_order_change: UtcDateTime | None = Field(alias="TimeOfOrderChange")
+    time_of_order_change: IsoDateTime | None = Field(alias="TimeOfOrderChange")
     change_reason: str = Field(alias="ChangeReason")
 
 
 class OrderChange(_Pascal):
     notification_level: str = Field(alias="NotificationLevel")
-    seller_id: str = Field(alias="SellerId")
-    amazon_order_id: str = Field(min_length=1, max_length=100, alias="AmazonOrderId")
+    seller_id: str = Field(alias="SellerId", max_length=MAX_ORDER_ID)
+    amazon_order_id: str = Field(
+        min_length=1, max_length=MAX_ORDER_ID, pattern=r"^[\x21-\x7e]+$", alias="AmazonOrderId"
+    )
     order_change_type: str = Field(alias="OrderChangeType")
     trigger: OrderChangeTrigger = Field(alias="OrderChangeTrigger")
     summary: OrderChangeSummary = Field(alias="Summary")
@@ -157,25 +190,97 @@ def _identifier(value: object) -> str | None:
 
 def parse_envelope(body: bytes | str) -> NotificationEnvelope:
     """Decode and validate a notification envelope, or raise MalformedNotification saying what is wrong."""
-    if isinstance(body, bytes):
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedNotification("message body is not UTF-8 text") from None
-    else:
-        text = body
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedNotification(f"message body has {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedNotification("message body is not UTF-8 text") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedNotification(
             f"message body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise MalformedNotification(f"message body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise MalformedNotification(f"message body is not usable JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise MalformedNotification(f"message body is JSON {type(data).__name__}, not a notification object")
+    _check_bounds(data)
     try:
         return NotificationEnvelope.model_validate(data)
     except ValidationError as exc:
         raise MalformedNotification(f"not a valid notification envelope: {_describe(exc, data)}") from None
+
+
+def check_versions(envelope: NotificationEnvelope) -> None:
+    """Refuse an envelope or payload version this code does not know (see SUPPORTED_VERSIONS)."""
+    for name, version in (
+        ("NotificationVersion", envelope.notification_version),
+        ("PayloadVersion", envelope.payload_version),
+    ):
+        if version not in SUPPORTED_VERSIONS:
+            raise UnsupportedVersion(
+                f"{envelope.notification_type} {name} {version[:16]!r} is not one this app reads "
+                f"({', '.join(sorted(SUPPORTED_VERSIONS))}); replay it after upgrading"
+            )
+
+
+class UnsupportedVersion(PermanentError):
+    reason = "UnsupportedNotificationVersion"
+
+
+class UnknownNotificationType(PermanentError):
+    reason = "UnknownNotificationType"
+
+
+# The types Amazon sends that some part of this app handles (or will). A type that differs from one of
+# these only in case, spaces or dashes is no type Amazon sends: somebody typed it, so it is dead-lettered
+# rather than quietly completed as "not for us".
+KNOWN_TYPES = frozenset(
+    {
+        ORDER_CHANGE,
+        "FBA_INVENTORY_AVAILABILITY_CHANGES",
+        "REPORT_PROCESSING_FINISHED",
+        "FEED_PROCESSING_FINISHED",
+        "LISTINGS_ITEM_STATUS_CHANGE",
+        "LISTINGS_ITEM_ISSUES_CHANGE",
+        "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+        "TRANSACTION_UPDATE",
+    }
+)
+
+
+def near_miss(notification_type: str) -> str | None:
+    """The known type `notification_type` almost is ('order_change ' -> ORDER_CHANGE), or None."""
+    normal = notification_type.strip().upper().replace("-", "_").replace(" ", "_")
+    return normal if normal in KNOWN_TYPES and normal != notification_type else None
+
+
+def _check_bounds(data: Any) -> None:
+    """Walk the decoded JSON without recursion: refuse deep nesting and overlong strings, naming where."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedNotification(
+                f"message body nests deeper than {MAX_DEPTH} levels (at {path[:200]})"
+            )
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                raise MalformedNotification(
+                    f"{path[:200] or 'a value'} has {len(value)} characters; the limit is {MAX_STRING}"
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > MAX_STRING:
+                    raise MalformedNotification(f"a key under {path[:200] or 'the body'} is too long")
+                stack.append((item, depth + 1, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{path}.{index}") for index, item in enumerate(value))
 
 
 def parse_order_change(envelope: NotificationEnvelope) -> OrderChange:

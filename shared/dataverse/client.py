@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -21,6 +22,7 @@ from shared.dataverse.batch import BatchItem, BatchResponseItem, decode_batch_re
 from shared.dataverse.errors import (
     AmbiguousWrite,
     DataverseAuthError,
+    DataverseError,
     DataverseTransientError,
     error_from_response,
 )
@@ -89,7 +91,7 @@ class DataverseClient:
         while url:
             body = self._send("GET", url, headers=headers, idempotent=True, what="query").json()
             yield from body.get("value", [])
-            url = body.get("@odata.nextLink")
+            url = self._next_page(body.get("@odata.nextLink"))
 
     def request(
         self,
@@ -118,6 +120,15 @@ class DataverseClient:
             "POST", "$batch", raw=body, headers=headers, idempotent=idempotent, what="batch"
         )
         return decode_batch_response(response.headers.get("Content-Type", ""), response.content)
+
+    def _next_page(self, link: Any) -> str | None:
+        """Follow @odata.nextLink only on our own environment: our bearer token goes with the request, and an
+        answer (or a proxy in between) must not be able to send it anywhere else."""
+        if link is None:
+            return None
+        if not isinstance(link, str) or _origin(link) != _origin(self.api_root):
+            raise DataverseError("Dataverse answered with a next-page link to another host; not followed")
+        return link
 
     # --- transport ----------------------------------------------------------------------------------
     def _send(
@@ -176,6 +187,15 @@ class DataverseClient:
             headers["Authorization"] = f"Bearer {self._token_provider()}"
         headers.update(extra or {})
         return headers
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        parts.port or (443 if parts.scheme == "https" else 80),
+    )
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -50,8 +50,10 @@ def literal(value: Scalar) -> str:
 
 
 def encode(text: str) -> str:
-    """Percent-encode for a URL path or query value; OData's own punctuation stays readable."""
-    return quote(text, safe="()',=$@-_.~!")
+    """Percent-encode for a URL path or query value; OData's own punctuation stays readable. `$` is encoded:
+    inside a $batch change set `$1` in a URL means "the record Content-ID 1 created", so an order id like
+    "$1" must never reach the URL as it is."""
+    return quote(text, safe="()',=@-_.~!")
 
 
 def is_guid(value: object) -> bool:

@@ -29,9 +29,11 @@ from enum import StrEnum
 
 from shared.amazon.notifications import (
     ORDER_CHANGE,
-    MalformedNotification,
     NotificationEnvelope,
     OrderChange,
+    UnknownNotificationType,
+    check_versions,
+    near_miss,
     parse_envelope,
     parse_order_change,
 )
@@ -56,6 +58,10 @@ log = logging.getLogger(__name__)
 
 class ForeignSeller(PermanentError):
     reason = "ForeignSeller"
+
+
+class ForeignApplication(PermanentError):
+    reason = "ForeignApplication"
 
 
 class SnapshotLagging(TransientError):
@@ -178,7 +184,8 @@ class OrderSync:
         catalog: CrmCatalog,
         state: StateStore,
         mapping: MappingConfig,
-        seller_id: str | None = None,
+        seller_id: str,
+        application_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -188,7 +195,8 @@ class OrderSync:
         self._catalog = catalog
         self._state = state
         self._mapping = mapping
-        self._seller_id = seller_id
+        self._seller_id = seller_id  # required: without it another seller's orders would be written
+        self._application_id = application_id
         self.totals: Counter[str] = Counter()  # since the process started: for metrics and the benchmark
         self._totals_lock = threading.Lock()
 
@@ -226,33 +234,57 @@ class OrderSync:
 
     # --- steps ------------------------------------------------------------------------------------
     def _parse(self, messages: Sequence[InboundMessage], report: SyncReport) -> list[_Notice]:
+        """Read each message on its own: whatever goes wrong with one is that message's dead letter."""
         notices = []
         for message in messages:
             report.counts["messages"] += 1
             try:
-                envelope = parse_envelope(message.body)
-                if envelope.notification_type != ORDER_CHANGE:
-                    log.info(
-                        "Notification %s of type %s is not handled by order sync; completed",
-                        envelope.notification_id,
-                        envelope.notification_type,
-                    )
-                    report.counts["ignored_type"] += 1
-                    report.settlements.append(Settlement.complete(message))
-                    continue
-                change = parse_order_change(envelope)
-                if self._seller_id and change.seller_id != self._seller_id:
-                    raise ForeignSeller(
-                        f"notification {envelope.notification_id} is for seller {change.seller_id}, "
-                        f"not SPAPI_SELLER_ID {self._seller_id}"
-                    )
-            except (MalformedNotification, ForeignSeller) as exc:
+                notice = self._read(message)
+            except SyncError as exc:
                 log.warning("Message %s dead-lettered: %s", message.message_id, exc)
                 report.counts["malformed"] += 1
                 report.settlements.append(Settlement.dead_letter(message, exc.reason, str(exc)))
                 continue
-            notices.append(_Notice(message, envelope, change))
+            except Exception as exc:  # a body that breaks the reader in a way nobody foresaw
+                log.exception("Message %s could not be read", message.message_id)
+                report.counts["malformed"] += 1
+                report.settlements.append(
+                    Settlement.dead_letter(
+                        message, "UnreadableMessage", f"reading it raised {type(exc).__name__}"
+                    )
+                )
+                continue
+            if notice is None:
+                report.counts["ignored_type"] += 1
+                report.settlements.append(Settlement.complete(message))
+            else:
+                notices.append(notice)
         return notices
+
+    def _read(self, message: InboundMessage) -> _Notice | None:
+        """The ORDER_CHANGE in a message, None for a type order sync does not handle, or a SyncError."""
+        envelope = parse_envelope(message.body)
+        kind = envelope.notification_type
+        if kind != ORDER_CHANGE:
+            if near_miss(kind) == ORDER_CHANGE:
+                raise UnknownNotificationType(f"notification type {kind[:40]!r} is not {ORDER_CHANGE}")
+            # Amazon sends only the types this app subscribed to; other handlers read the others.
+            log.info(
+                "Notification %s of type %s is not for order sync; completed", envelope.notification_id, kind
+            )
+            return None
+        check_versions(envelope)
+        if self._application_id and envelope.metadata.application_id != self._application_id:
+            raise ForeignApplication(
+                f"notification {envelope.notification_id} was sent to another application, not SPAPI_APPLICATION_ID"
+            )
+        change = parse_order_change(envelope)
+        if change.seller_id != self._seller_id:
+            raise ForeignSeller(
+                f"notification {envelope.notification_id} is for seller {change.seller_id}, "
+                f"not SPAPI_SELLER_ID {self._seller_id}"
+            )
+        return _Notice(message, envelope, change)
 
     def _drop_duplicates(self, notices: list[_Notice], report: SyncReport) -> list[_Notice]:
         seen = self._state.seen_notifications(notice.ref for notice in notices)

@@ -75,8 +75,16 @@ def _storage(what: str) -> Iterator[None]:
         raise StateUnavailable(f"Table Storage {what} failed ({type(exc).__name__})") from None
 
 
+# Azure limits PartitionKey and RowKey to 1 KiB each (Azurite does not check). A longer id (a hostile
+# NotificationId, say) is stored under its hash: still one row per id, so it still dedupes.
+MAX_READABLE_KEY = 255
+
+
 def row_key(value: str) -> str:
-    return quote(value, safe=_KEY_SAFE)
+    key = quote(value, safe=_KEY_SAFE, errors="backslashreplace")
+    if len(key) <= MAX_READABLE_KEY:
+        return key
+    return "~sha256-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def order_partition(order_id: str) -> str:

@@ -209,3 +209,28 @@ def test_missing_record_on_update_is_not_found() -> None:
     )
     with pytest.raises(DataverseNotFound):
         upsert(client(adapter), {"k": "1"}, {"name": "x"}, **{"If-Match": "*"})
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://attacker.example/api/data/v9.2/products?$skiptoken=abc",
+        "http://org.crm.dynamics.com/api/data/v9.2/products?$skiptoken=abc",  # TLS dropped
+        "https://org.crm.dynamics.com:8443/api/data/v9.2/products",
+    ],
+)
+def test_next_links_to_another_host_are_not_followed(link: str) -> None:
+    """A nextLink off our environment (host, scheme or port) is refused: the bearer token never goes there."""
+    adapter = ScriptedAdapter((200, {}, {"value": [{"n": 1}], "@odata.nextLink": link}))
+    with pytest.raises(DataverseError, match="another host"):
+        list(client(adapter).query("products"))
+    assert len(adapter.requests) == 1
+
+
+def test_next_links_on_our_environment_are_followed_with_the_default_port_spelled_out() -> None:
+    """https://org:443/... is the same environment as https://org/..."""
+    link = f"{ORG}:443/api/data/v9.2/products?$skiptoken=abc"
+    adapter = ScriptedAdapter(
+        (200, {}, {"value": [{"n": 1}], "@odata.nextLink": link}), (200, {}, {"value": [{"n": 2}]})
+    )
+    assert [row["n"] for row in client(adapter).query("products")] == [1, 2]

@@ -262,3 +262,30 @@ def test_the_bridge_timer_runs_without_amazon_or_dataverse_settings(environment)
         registered_functions(function_app.app)["sqs_bridge"](Timer())
     finally:
         reset_runtime()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (
+            "DATAVERSE_URL",
+            "http://192.0.2.2:8080\\@127.0.0.1:8080",
+        ),  # urlsplit: loopback; the client: 192.0.2.2
+        ("DATAVERSE_URL", "https://user:pass@org.crm.dynamics.com"),
+        ("DATAVERSE_URL", "https://org.crm.dynamics.com#fragment"),
+        ("SPAPI_ENDPOINT", "http://sellingpartnerapi-na.amazon.com"),  # plain http off loopback
+        ("SPAPI_LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token\n"),
+        ("STATE_STORAGE_TABLE_ENDPOINT", "https://acct.table.core.windows.net\\@evil"),
+        ("KEY_VAULT_URL", "http://127.0.0.1:8443"),  # Key Vault only over TLS, even on loopback
+    ],
+)
+def test_service_urls_that_parsers_could_read_two_ways_are_refused(
+    environment, name: str, value: str
+) -> None:
+    """A service URL that could misdirect a token is refused at start-up, by name, without its value."""
+    environment(settings_env(**{name: value}))
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert f"{name} is invalid" in str(error.value)
+    assert "192.0.2.2" not in str(error.value)
+    assert "pass" not in str(error.value)
