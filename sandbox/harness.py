@@ -89,17 +89,17 @@ class Sandbox:
         self.dataverse.seed("products", *sample_catalog_records())
         self._apply_environment(self.environment())
         _forget_process_caches()
-        if self.options.retry is not None:
-            from shared.config import load_settings
-            from shared.runtime import Runtime, install_runtime
+        from shared.config import load_settings
+        from shared.runtime import Runtime, install_runtime
 
-            settings = load_settings()
-            senders = (
-                {}
-                if self.pipeline is not None
-                else {settings.amazon_notifications_queue: InMemorySender(self.queue)}
-            )
-            install_runtime(Runtime(settings, retry=self.options.retry, senders=senders))
+        settings = load_settings()
+        # The in-memory queue is no Service Bus: rescheduled copies go back to it through a sender of its own.
+        senders = (
+            {}
+            if self.pipeline is not None
+            else {settings.amazon_notifications_queue: InMemorySender(self.queue)}
+        )
+        install_runtime(Runtime(settings, retry=self.options.retry, senders=senders))
         return self
 
     def __exit__(self, *exc: object) -> None:

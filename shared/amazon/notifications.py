@@ -36,9 +36,16 @@ from shared.errors import PermanentError
 from shared.timeutil import as_utc
 
 ORDER_CHANGE = "ORDER_CHANGE"
-# The envelope and payload versions this code was written for (Amazon's schemas say "1.0"). A new version
+# The envelope and payload versions this code was written for, per type (Amazon's schemas). A new version
 # may change what a field means; it is dead-lettered (replay after an upgrade) rather than misread.
-SUPPORTED_VERSIONS = frozenset({"1.0"})
+SUPPORTED_VERSIONS: dict[str, frozenset[str]] = {
+    ORDER_CHANGE: frozenset({"1.0"}),
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": frozenset({"1.0"}),
+    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": frozenset({"1.0"}),
+    "TRANSACTION_UPDATE": frozenset({"1.0"}),
+    "REPORT_PROCESSING_FINISHED": frozenset({"2020-09-04"}),
+    "FEED_PROCESSING_FINISHED": frozenset({"2020-09-04"}),
+}
 
 # --- limits on what we read ---------------------------------------------------------------------------
 MAX_BODY_BYTES = 256 * 1024  # Amazon SQS's and Service Bus Standard's message limit
@@ -217,15 +224,16 @@ def parse_envelope(body: bytes | str) -> NotificationEnvelope:
 
 
 def check_versions(envelope: NotificationEnvelope) -> None:
-    """Refuse an envelope or payload version this code does not know (see SUPPORTED_VERSIONS)."""
+    """Refuse an envelope or payload version this code does not know for its type (SUPPORTED_VERSIONS)."""
+    known = SUPPORTED_VERSIONS.get(envelope.notification_type, frozenset())
     for name, version in (
         ("NotificationVersion", envelope.notification_version),
         ("PayloadVersion", envelope.payload_version),
     ):
-        if version not in SUPPORTED_VERSIONS:
+        if version not in known:
             raise UnsupportedVersion(
                 f"{envelope.notification_type} {name} {version[:16]!r} is not one this app reads "
-                f"({', '.join(sorted(SUPPORTED_VERSIONS))}); replay it after upgrading"
+                f"({', '.join(sorted(known)) or 'none'}); replay it after upgrading"
             )
 
 
@@ -240,18 +248,7 @@ class UnknownNotificationType(PermanentError):
 # The types Amazon sends that some part of this app handles (or will). A type that differs from one of
 # these only in case, spaces or dashes is no type Amazon sends: somebody typed it, so it is dead-lettered
 # rather than quietly completed as "not for us".
-KNOWN_TYPES = frozenset(
-    {
-        ORDER_CHANGE,
-        "FBA_INVENTORY_AVAILABILITY_CHANGES",
-        "REPORT_PROCESSING_FINISHED",
-        "FEED_PROCESSING_FINISHED",
-        "LISTINGS_ITEM_STATUS_CHANGE",
-        "LISTINGS_ITEM_ISSUES_CHANGE",
-        "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
-        "TRANSACTION_UPDATE",
-    }
-)
+KNOWN_TYPES = frozenset(SUPPORTED_VERSIONS) | {"LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSUES_CHANGE"}
 
 
 def near_miss(notification_type: str) -> str | None:

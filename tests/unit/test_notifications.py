@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.amazon.notifications import MalformedNotification, parse_envelope, parse_order_change
+from shared.amazon.notifications import (
+    MalformedNotification,
+    UnsupportedVersion,
+    check_versions,
+    near_miss,
+    parse_envelope,
+    parse_order_change,
+)
 from tests.builders import body, order_change
 
 
@@ -126,3 +133,104 @@ def test_postal_code_is_not_in_the_summary_repr() -> None:
     """The destination postal code is personal data and stays out of reprs."""
     change = parse_order_change(parse_envelope(body(order_change())))
     assert "98101" not in repr(change)
+
+
+# --- bounds and edges: what a stranger could put on the queue --------------------------------------------
+def test_a_body_nested_thousands_deep_is_malformed_not_a_crash() -> None:
+    """2,000 levels of nesting end as MalformedNotification (the JSON parser's RecursionError is caught)."""
+    deep = '{"a":' * 2000 + "1" + "}" * 2000
+    with pytest.raises(MalformedNotification, match="nests deeper"):
+        parse_envelope(deep.encode())
+
+
+def test_moderate_nesting_beyond_the_limit_is_refused_before_validation() -> None:
+    """Nesting the parser survives but Amazon never sends (40 levels) is refused with the place it happened."""
+    envelope = order_change()
+    envelope["Payload"]["Extra"] = json.loads('{"a":' * 40 + "1" + "}" * 40)
+    with pytest.raises(MalformedNotification, match="nests deeper than 32 levels"):
+        parse_envelope(body(envelope))
+
+
+def test_a_huge_notification_id_is_refused_with_the_limit() -> None:
+    """A NotificationId of 70,000 characters is malformed (it would otherwise reach Table Storage keys)."""
+    envelope = order_change()
+    envelope["NotificationMetadata"]["NotificationId"] = "n" * 70_000
+    with pytest.raises(MalformedNotification) as error:
+        parse_envelope(body(envelope))
+    assert "limit is 4096" in str(error.value)
+    assert "nnnnnnnnnn" not in str(error.value)  # the value itself is never echoed
+
+
+def test_ids_with_control_characters_or_non_ascii_are_refused() -> None:
+    """NotificationIds are printable ASCII (Amazon's are UUIDs), so they are safe as keys and in log lines."""
+    for bad in ("n\x1b[31m", "n\u202eevil", "n\ud800", "a b"):
+        envelope = order_change()
+        envelope["NotificationMetadata"]["NotificationId"] = bad
+        with pytest.raises(MalformedNotification, match="NotificationId"):
+            parse_envelope(body(envelope))
+
+
+def test_bodies_over_the_message_size_limit_are_refused_unread() -> None:
+    """More than 256 KiB did not come from Amazon (SQS's and Service Bus Standard's limit)."""
+    with pytest.raises(MalformedNotification, match="the limit is 262144"):
+        parse_envelope(b"{" + b" " * (256 * 1024) + b"}")
+
+
+def test_numeric_timestamps_are_refused_rather_than_read_as_1970() -> None:
+    """EventTime 0 would parse as 1970-01-01: a timestamp must be ISO-8601 text."""
+    envelope = order_change()
+    envelope["EventTime"] = 0
+    with pytest.raises(MalformedNotification, match="EventTime"):
+        parse_envelope(body(envelope))
+    change = order_change()
+    change["Payload"]["OrderChangeNotification"]["OrderChangeTrigger"]["TimeOfOrderChange"] = 1_700_000_000
+    with pytest.raises(MalformedNotification, match="TimeOfOrderChange"):
+        parse_order_change(parse_envelope(body(change)))
+
+
+def test_integers_too_long_to_convert_are_malformed() -> None:
+    """Python refuses to convert integers of more than 4,300 digits; that is a malformed body, not a crash."""
+    with pytest.raises(MalformedNotification, match="not usable JSON"):
+        parse_envelope(b'{"NotificationVersion": ' + b"9" * 5000 + b"}")
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [("order_change", "ORDER_CHANGE"), ("ORDER_CHANGE ", "ORDER_CHANGE"), ("Order-Change", "ORDER_CHANGE")],
+)
+def test_near_misses_of_known_types_are_recognised(written: str, meant: str) -> None:
+    """A type that differs from a known one only in case, spaces or dashes is a near miss."""
+    assert near_miss(written) == meant
+
+
+def test_exact_and_unrelated_types_are_no_near_misses() -> None:
+    """ORDER_CHANGE itself, and a type unlike any we know, are not near misses."""
+    assert near_miss("ORDER_CHANGE") is None
+    assert near_miss("ANY_OFFER_CHANGED") is None
+
+
+@pytest.mark.parametrize("field", ["NotificationVersion", "PayloadVersion"])
+def test_unknown_versions_are_refused_per_type(field: str) -> None:
+    """ORDER_CHANGE 2.0 may mean something else: refused with the version this code reads."""
+    envelope = order_change()
+    envelope[field] = "2.0"
+    with pytest.raises(UnsupportedVersion, match=r"1\.0"):
+        check_versions(parse_envelope(body(envelope)))
+
+
+def test_report_notifications_use_their_own_version() -> None:
+    """REPORT_PROCESSING_FINISHED is version 2020-09-04 in Amazon's schema, and is accepted as such."""
+    envelope = {
+        "notificationVersion": "2020-09-04",
+        "notificationType": "REPORT_PROCESSING_FINISHED",
+        "payloadVersion": "2020-09-04",
+        "eventTime": "2020-07-14T03:35:13.214Z",
+        "payload": {},
+        "notificationMetadata": {
+            "applicationId": "app",
+            "subscriptionId": "sub",
+            "publishTime": "2020-07-13T19:42:04.284Z",
+            "notificationId": "abc",
+        },
+    }
+    check_versions(parse_envelope(json.dumps(envelope)))
