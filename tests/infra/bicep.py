@@ -91,15 +91,15 @@ def resources() -> list[Resource]:
     for path in bicep_files():
         for symbol, declaration in parse(path).get("resources", {}).items():
             found.append(
-                Resource(
-                    path, symbol, declaration["type"], declaration["api_version"], body(declaration)
-                )
+                Resource(path, symbol, declaration["type"], declaration["api_version"], body(declaration))
             )
     return found
 
 
 def resources_of_type(resource_type: str) -> list[Resource]:
-    return [item for item in resources() if item.type.lower() == resource_type.lower() and not _existing(item)]
+    return [
+        item for item in resources() if item.type.lower() == resource_type.lower() and not _existing(item)
+    ]
 
 
 def _existing(item: Resource) -> bool:
@@ -113,7 +113,9 @@ def built_in_roles() -> dict[str, str]:
 
 def role_key(assignment: Resource) -> str:
     """The roles.<key> a role assignment grants."""
-    text = render(assignment.body["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"])
+    text = render(
+        assignment.body["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+    )
     return text.removeprefix("roles.")
 
 
@@ -132,3 +134,64 @@ def comment_above(path: Path, symbol: str) -> str:
             break
         comments.insert(0, line.removeprefix("//").strip())
     return " ".join(comments)
+
+
+# --- the function app's settings ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AppSetting:
+    name: str
+    value: str  # rendered: a literal, or Bicep text such as "identity.outputs.clientId"
+    source: str  # where it is declared, for messages
+
+
+def app_settings() -> dict[str, AppSetting]:
+    """Every app setting the templates give the function app: the host's (function-app.bicep, its parameters
+    resolved to what main.bicep passes) and the app's own (the *Settings variables of main.bicep, with one
+    setting per Service Bus entity that names one)."""
+    found: dict[str, AppSetting] = {}
+    arguments = _module_arguments("functionApp")
+    for variable, declaration in module("function-app")["variables"].items():
+        for name, value in _pairs(declaration["value"]):
+            resolved = re.sub(
+                r"\$\{(\w+)\}", lambda match: "${" + arguments.get(match[1], match[1]) + "}", value
+            )
+            found[name] = AppSetting(
+                name, arguments.get(resolved, resolved), f"function-app.bicep {variable}"
+            )
+    for variable, declaration in main()["variables"].items():
+        value = declaration["value"]
+        if isinstance(value, dict) and "loop_type" in value and _pairs([value["config"]]):
+            for entity in queue_setting_entries():
+                found[entity["setting"]] = AppSetting(
+                    entity["setting"], entity["name"], f"main.bicep {variable}"
+                )
+            continue
+        for name, rendered in _pairs(value):
+            found[name] = AppSetting(name, rendered, f"main.bicep {variable}")
+    return found
+
+
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    """The {name, value} objects of an app-settings array, rendered."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (render(item["name"]), render(item["value"]))
+        for item in value
+        if isinstance(item, dict) and set(item) == {"name", "value"}
+    ]
+
+
+def queue_setting_entries() -> list[dict[str, Any]]:
+    """The Service Bus entities that carry an app setting (main.bicep's loop makes one setting per entry)."""
+    return [entity for entity in literal("serviceBusEntities", main()) if "setting" in entity]
+
+
+def _module_arguments(symbol: str) -> dict[str, str]:
+    """How main.bicep fills a module's parameters (parameter name -> rendered argument)."""
+    params = body(main()["modules"][symbol])["params"]
+    return {name: render(value) for name, value in params.items()}
+
+
+def function_app_argument(parameter: str) -> str:
+    return _module_arguments("functionApp")[parameter]

@@ -37,7 +37,10 @@ def violations(text: str) -> list[str]:
         ("value: storage.listKeys().keys[0].value", "list*() call"),
         ("value: 'DefaultEndpointsProtocol=https;AccountName=${name}'", "storage connection string"),
         ("value: listKeys(ruleId, '2022-10-01-preview').primaryConnectionString", "list*() call"),
-        ("resource rule 'Microsoft.ServiceBus/namespaces/AuthorizationRules@2024-01-01' = {", "SAS authorization"),
+        (
+            "resource rule 'Microsoft.ServiceBus/namespaces/AuthorizationRules@2024-01-01' = {",
+            "SAS authorization",
+        ),
         ("  allowSharedKeyAccess: true", "shared-key access"),
         ("  disableLocalAuth: false", "local (key) auth"),
         ("value: 'Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=a'", "Service Bus connection"),

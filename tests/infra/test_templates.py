@@ -27,7 +27,9 @@ def test_every_module_reference_points_at_a_file_whose_required_parameters_it_pa
             assert target.is_file(), f"{path.name}: module {symbol} -> {target} missing"
             passed = set(bicep.body(declaration).get("params", {}))
             required = {
-                name for name, param in bicep.parse(target)["parameters"].items() if not bicep.has_default(param)
+                name
+                for name, param in bicep.parse(target)["parameters"].items()
+                if not bicep.has_default(param)
             }
             assert required <= passed, f"{path.name}: module {symbol} misses {sorted(required - passed)}"
             assert passed <= set(bicep.parse(target)["parameters"]), f"{symbol} passes unknown parameters"
@@ -84,7 +86,8 @@ def test_every_main_parameter_is_mapped_to_an_azd_environment_value_with_the_sam
 def test_private_networking_switches_service_bus_to_premium_and_closes_public_access() -> None:
     (namespace,) = bicep.resources_of_type("Microsoft.ServiceBus/namespaces")
     sku = namespace.body["sku"]["operator"]
-    assert sku["type"] == "conditional" and sku["operands"]["condition"] == "privateNetworking"
+    assert sku["type"] == "conditional"
+    assert sku["operands"]["condition"] == "privateNetworking"
     assert sku["operands"]["true_value"]["name"] == "Premium", "private endpoints need a Premium namespace"
     assert sku["operands"]["false_value"]["name"] == "Standard"
     for resource_type in (
@@ -94,20 +97,29 @@ def test_private_networking_switches_service_bus_to_premium_and_closes_public_ac
     ):
         (resource,) = bicep.resources_of_type(resource_type)
         access = resource.body["properties"]["publicNetworkAccess"]["operator"]["operands"]
-        assert access["condition"] == "privateNetworking" and access["true_value"] == "Disabled", resource_type
+        assert access["condition"] == "privateNetworking", resource_type
+        assert access["true_value"] == "Disabled", resource_type
 
 
 def test_private_network_has_a_flex_subnet_and_an_endpoint_with_dns_zone_per_service() -> None:
     network = bicep.module("private-network")
-    (vnet,) = [r for r in bicep.resources_of_type("Microsoft.Network/virtualNetworks")]
+    (vnet,) = list(bicep.resources_of_type("Microsoft.Network/virtualNetworks"))
     delegations = [
         delegation["properties"]["serviceName"]
         for subnet in vnet.body["properties"]["subnets"]
         for delegation in subnet["properties"].get("delegations", [])
     ]
-    assert delegations == ["Microsoft.App/environments"], "Flex Consumption VNet integration needs this delegation"
+    assert delegations == ["Microsoft.App/environments"], (
+        "Flex Consumption VNet integration needs this delegation"
+    )
     endpoints = bicep.literal("endpoints", network)
-    assert sorted(endpoint["groupId"] for endpoint in endpoints) == ["blob", "namespace", "queue", "table", "vault"]
+    assert sorted(endpoint["groupId"] for endpoint in endpoints) == [
+        "blob",
+        "namespace",
+        "queue",
+        "table",
+        "vault",
+    ]
     assert all(endpoint["zone"].startswith("privatelink.") for endpoint in endpoints)
     main_modules = bicep.main()["modules"]
     condition = main_modules["network"]["config"]["condition"]
