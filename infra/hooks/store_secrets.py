@@ -29,6 +29,7 @@ from shared.config import Settings, key_vault_secret_of, setting_name
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.keyvault.secrets import SecretClient
 
 # Secrets a deployment cannot run without, whatever shared/config.py declares optional: the SP-API
 # application and the seller's authorization, and the AWS key of the SQS queue (Azure has no AWS role to
@@ -112,13 +113,15 @@ def store_secrets(
 class KeyVault:
     """The vault through azure-keyvault-secrets, waiting out a role assignment that has not propagated yet."""
 
-    def __init__(
-        self, vault_url: str, credential: TokenCredential, *, sleep: Callable[[float], None] = time.sleep
-    ):
+    def __init__(self, client: SecretClient, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    @classmethod
+    def connect(cls, vault_url: str, credential: TokenCredential) -> KeyVault:
         from azure.keyvault.secrets import SecretClient
 
-        self._client = SecretClient(vault_url=vault_url, credential=credential)
-        self._sleep = sleep
+        return cls(SecretClient(vault_url=vault_url, credential=credential))
 
     def secret_names(self) -> set[str]:
         return self._retrying(
@@ -182,7 +185,7 @@ def main(
         if vault is None:
             from azure.identity import AzureDeveloperCliCredential
 
-            vault = KeyVault(vault_url, AzureDeveloperCliCredential())
+            vault = KeyVault.connect(vault_url, AzureDeveloperCliCredential())
         outcome = store_secrets(vault, environ, ask=ask, dry_run=args.dry_run)
     except Exception as exc:  # noqa: BLE001 - any SDK or network failure gets the same advice
         print(f"Key Vault {vault_name} refused or could not be reached ({type(exc).__name__}).", file=out)

@@ -57,7 +57,7 @@ def template_queues() -> dict[str, dict[str, object]]:
         if entity["kind"] != "queue":
             continue
         properties = {**defaults, **entity.get("properties", {})}
-        window = properties.get("duplicateDetectionHistoryTimeWindow")
+        window = str(properties.get("duplicateDetectionHistoryTimeWindow"))
         queues[entity["name"]] = {
             "setting": entity.get("setting", ""),
             "maxDeliveryCount": properties["maxDeliveryCount"],
