@@ -92,3 +92,19 @@ def test_the_workflow_passes_every_prompted_parameter_and_every_needed_secret() 
     assert needed_secrets <= set(environment)
     for name in needed_secrets:
         assert environment[name] == f"${{{{ secrets.{name} }}}}", f"{name} must come from a repository secret"
+
+
+def test_the_readme_documents_every_value_azd_asks_for_and_every_key_vault_secret() -> None:
+    from infra.hooks.store_secrets import secret_settings
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploy to Azure") :]
+    parameters = (REPO_ROOT / "infra" / "main.parameters.json").read_text()
+    values = set(re.findall(r"\$\{([A-Z_]+)", parameters)) - {
+        "AZURE_ENV_NAME",
+        "AZURE_LOCATION",
+        "AZURE_PRINCIPAL_ID",
+    }
+    undocumented = {value for value in values if f"| `{value}` |" not in section}
+    assert undocumented == set()
+    assert {item.secret for item in secret_settings() if f"`{item.secret}`" not in section} == set()
