@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TextIO, TypeVar
 from urllib.parse import urlsplit
 
-from shared.config import Settings, key_vault_secret_of, setting_name
+from shared.config import Settings, setting_name
+from shared.secrets import key_vault_secret_of
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

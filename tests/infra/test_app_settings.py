@@ -7,7 +7,8 @@ import pytest
 from pydantic.fields import FieldInfo
 
 from infra.hooks.store_secrets import secret_settings
-from shared.config import Settings, key_vault_secret_of, setting_name
+from shared.config import Settings, setting_name
+from shared.secrets import key_vault_secret_of
 from tests.infra import bicep, functions
 
 # What a deployment must set even where shared/config.py has a default or makes it optional (settings may be
