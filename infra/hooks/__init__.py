@@ -1,0 +1,1 @@
+"""azd hooks (azure.yaml): run from the project root with the azd environment's values in os.environ."""
