@@ -189,6 +189,10 @@ class LocalFunctionsHost:
         actions = HostMessageActions(self._source)
         self.stats.invocations += 1
         self.stats.messages += len(batch)
+        with _LockRenewal(self._source, batch, actions.settled):
+            self._call(batch, actions)
+
+    def _call(self, batch: list[LockedMessage], actions: HostMessageActions) -> None:
         try:
             context = types.SimpleNamespace(invocation_id=str(uuid.uuid4()))  # the host names each invocation
             self._function(messages=decode_like_worker(batch), message_actions=actions, context=context)
@@ -198,6 +202,39 @@ class LocalFunctionsHost:
             for message in batch:
                 if message.lock_token not in actions.settled:
                     self._source.abandon(message.lock_token)
+
+
+class _LockRenewal:
+    """What the host does while a function runs (maxAutoLockRenewalDuration): renew the batch's locks
+    before they expire, so a long invocation does not lose its messages to a redelivery."""
+
+    def __init__(self, source: MessageSource, batch: list[LockedMessage], settled: set[uuid.UUID]) -> None:
+        self._renew = getattr(source, "renew", None)
+        self._every = getattr(source, "renew_interval", None)
+        self._batch = batch
+        self._settled = settled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lock renewal", daemon=True)
+
+    def __enter__(self) -> _LockRenewal:
+        if self._renew is not None and self._every:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self._renew is not None
+        while not self._stop.wait(self._every):
+            for message in self._batch:
+                if message.lock_token not in self._settled:
+                    try:
+                        self._renew(message.lock_token)
+                    except KeyError:  # settled meanwhile, or its lock was already lost
+                        continue
 
 
 # --- an in-memory peek-lock queue -----------------------------------------------------------------------
@@ -292,6 +329,17 @@ class InMemoryQueue:
                 message.lock_token = uuid.uuid4()
                 self._locked[message.lock_token] = (message, expires)
             return batch
+
+    @property
+    def renew_interval(self) -> float:
+        return self.lock_duration.total_seconds() / 3
+
+    def renew(self, lock_token: uuid.UUID) -> None:
+        """Extend a held lock by the lock duration (KeyError when it is not held any more)."""
+        with self._lock:
+            self._expire_locks()
+            message, _ = self._locked[lock_token]
+            self._locked[lock_token] = (message, time.monotonic() + self.lock_duration.total_seconds())
 
     def complete(self, lock_token: uuid.UUID) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_seed import sample_catalog_records
 from sandbox.functions_host import HostStats, InMemoryQueue, InMemorySender, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
+from sandbox.tcp_proxy import TcpProxy
 from shared.resilience import RetryPolicy
 
 SANDBOX_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,8 @@ class SandboxOptions:
     # or a test must not wait that long for a message that met passing trouble.
     retry_base_seconds: float = 0.5
     retry_max_delay_seconds: float = 5.0
+    # Route Table Storage through a proxy the test can cut (`sandbox.table_proxy.cut()`) and restore.
+    table_proxy: bool = False
 
 
 class Sandbox:
@@ -59,6 +62,7 @@ class Sandbox:
         self.options = options or SandboxOptions()
         self._own_azurite = azurite is None
         self.azurite = azurite or Azurite()
+        self.table_proxy: TcpProxy | None = None
         self.spapi = SpApiEmulator(
             enforce_rate_limits=self.options.enforce_rate_limits, rate_limits=self.options.spapi_rate_limits
         )
@@ -81,6 +85,8 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         if self._own_azurite:
             self.azurite.start()
+        if self.options.table_proxy:
+            self.table_proxy = TcpProxy(self.azurite.port).start()
         self.spapi.start()
         self.dataverse.start()
         if self.pipeline is not None:
@@ -109,14 +115,22 @@ class Sandbox:
             self.pipeline.stop()
         self.dataverse.stop()
         self.spapi.stop()
+        if self.table_proxy is not None:
+            self.table_proxy.stop()
         if self._own_azurite:
             self.azurite.stop()
+
+    def _table_connection_string(self) -> str:
+        connection = self.azurite.connection_string
+        if self.table_proxy is None:
+            return connection
+        return connection.replace(f"127.0.0.1:{self.azurite.port}/", f"127.0.0.1:{self.table_proxy.port}/")
 
     def environment(self) -> dict[str, str]:
         """The app settings that point the function app at the sandbox."""
         env = {
             "AMAZON_NOTIFICATIONS_QUEUE": "amazon-notifications",
-            "STATE_STORAGE_CONNECTION": self.azurite.connection_string,
+            "STATE_STORAGE_CONNECTION": self._table_connection_string(),
             "STATE_TABLE": self.table,
             "SPAPI_REFRESH_TOKEN": self.spapi.refresh_token,
             "SPAPI_LWA_CLIENT_ID": self.spapi.client_id,

@@ -204,9 +204,15 @@ class OrderSync:
     def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> SyncReport:
         """Sync the orders the messages announce; `invocation_id` (the Functions host's) names the claims."""
         report = SyncReport()
-        notices = self._drop_duplicates(self._parse(messages, report), report)
-        announced = self._announce(notices, invocation_id or uuid.uuid4().hex)
-        outcomes = self._sync(announced, report)
+        notices = self._parse(messages, report)
+        try:
+            notices = self._drop_duplicates(notices, report)
+            announced = self._announce(notices, invocation_id or uuid.uuid4().hex)
+        except SyncError as exc:  # Table Storage cannot tell what was applied: every notice waits
+            announced = [_Announced(n.change.amazon_order_id, (n,), None, "") for n in notices]
+            outcomes: dict[str, Outcome] = {item.order_id: exc for item in announced}
+        else:
+            outcomes = self._sync(announced, report)
         for item in announced:
             self._settle(item, outcomes[item.order_id], report)
         self._remember_applied(report)
