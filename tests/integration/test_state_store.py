@@ -149,3 +149,58 @@ def test_release_clears_the_claim(state_store: StateStore) -> None:
     checkpoint = state_store.get_order("113-1")
     assert checkpoint is not None
     assert not checkpoint.is_pending
+
+
+class KeyLimitedTable:
+    """A TableClient that refuses keys over 1 KiB, as Azure Table Storage does (Azurite does not check)."""
+
+    LIMIT = 1024
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    def __getattr__(self, name: str):
+        return getattr(self._table, name)
+
+    def _check(self, entity) -> None:
+        for name in ("PartitionKey", "RowKey"):
+            if len(str(entity.get(name, "")).encode("utf-16-le")) > self.LIMIT * 2:
+                raise ValueError(f"{name} longer than 1 KiB")
+
+    def create_entity(self, entity, **kwargs):
+        self._check(entity)
+        return self._table.create_entity(entity, **kwargs)
+
+    def update_entity(self, entity, **kwargs):
+        self._check(entity)
+        return self._table.update_entity(entity, **kwargs)
+
+    def submit_transaction(self, operations, **kwargs):
+        for operation in operations:
+            self._check(operation[1])
+        return self._table.submit_transaction(operations, **kwargs)
+
+    def query_entities(self, query_filter, *, parameters=None, **kwargs):
+        for value in (parameters or {}).values():
+            if len(str(value)) > self.LIMIT:
+                raise ValueError("a key in the filter is longer than 1 KiB")
+        return self._table.query_entities(query_filter, parameters=parameters, **kwargs)
+
+
+def test_long_ids_still_dedupe_with_azures_key_limit_enforced(azurite, table_name) -> None:
+    """Ids far over Table Storage's 1 KiB key limit are stored under their hash: marked once, seen again,
+    and two different long ids stay different."""
+    from azure.data.tables import TableServiceClient
+
+    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
+    store = StateStore(KeyLimitedTable(table))  # type: ignore[arg-type]
+    long_id = "n" * 5000
+    other = "n" * 4999 + "m"
+    store.mark_notifications([ref(long_id)])
+    assert store.seen_notifications([ref(long_id), ref(other)]) == {long_id}
+    claimed = store.claim(None, "o" * 3000, content_hash="h", owner="me")
+    assert commit(store, claimed, applied("h")) is not None
+    checkpoint = store.get_order("o" * 3000)
+    assert checkpoint is not None
+    assert checkpoint.order_id == "o" * 3000
+    store.close()

@@ -81,3 +81,11 @@ def test_identifiers_are_checked() -> None:
     """Column and table names are never taken from data, and are validated anyway."""
     with pytest.raises(ValueError, match="not an OData identifier"):
         odata.eq("name eq 'x' or 1", "y")
+
+
+def test_dollar_signs_in_key_values_are_percent_encoded() -> None:
+    """An order id "$1" must not reach a $batch URL as `$1`, which Dataverse reads as "the record Content-ID 1
+    created" inside a change set."""
+    path = odata.entity_path("salesorders", {"new_amazonorderid": "$1"})
+    assert "$1" not in path
+    assert path == "salesorders(new_amazonorderid='%241')"
