@@ -81,6 +81,21 @@ def _text_only(value: Any) -> Any:
 IsoDateTime = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(as_utc)]
 
 
+def _printable(value: str) -> str:
+    """No control or format characters (a terminal escape, a right-to-left override), no lone surrogates:
+    an id travels into URLs, table keys and log lines."""
+    if (
+        not value.isprintable()
+        or any("\ud800" <= char <= "\udfff" for char in value)
+        or value != value.strip()
+    ):
+        raise ValueError("must be printable text without leading or trailing spaces")
+    return value
+
+
+PrintableId = Annotated[str, AfterValidator(_printable)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
@@ -140,9 +155,7 @@ class OrderChangeTrigger(_Pascal):
 class OrderChange(_Pascal):
     notification_level: str = Field(alias="NotificationLevel")
     seller_id: str = Field(alias="SellerId", max_length=MAX_ORDER_ID)
-    amazon_order_id: str = Field(
-        min_length=1, max_length=MAX_ORDER_ID, pattern=r"^[\x21-\x7e]+$", alias="AmazonOrderId"
-    )
+    amazon_order_id: PrintableId = Field(min_length=1, max_length=MAX_ORDER_ID, alias="AmazonOrderId")
     order_change_type: str = Field(alias="OrderChangeType")
     trigger: OrderChangeTrigger = Field(alias="OrderChangeTrigger")
     summary: OrderChangeSummary = Field(alias="Summary")
