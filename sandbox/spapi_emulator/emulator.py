@@ -19,6 +19,10 @@ from sandbox.http_emulator import EmulatorRequest, EmulatorResponse, FaultPlan, 
 from sandbox.spapi_emulator.context import Clock, EmulatorContext
 from sandbox.spapi_emulator.documents import DocumentStore, s3_error
 from sandbox.spapi_emulator.errors import ApiError
+from sandbox.spapi_emulator.fba_inventory import FbaInventoryApi
+from sandbox.spapi_emulator.feeds import FeedsApi
+from sandbox.spapi_emulator.finances import FinancesApi
+from sandbox.spapi_emulator.listings import ListingsApi, ListingStore
 from sandbox.spapi_emulator.lwa import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -29,8 +33,12 @@ from sandbox.spapi_emulator.lwa import (
     TokenStore,
     oauth_error,
 )
+from sandbox.spapi_emulator.notifications import NotificationsApi
 from sandbox.spapi_emulator.orders import OrdersApi, OrderStore
+from sandbox.spapi_emulator.orders_v0 import ShipmentsApi
+from sandbox.spapi_emulator.reports import ReportsApi
 from sandbox.spapi_emulator.routes import Route, RouteTable
+from sandbox.spapi_emulator.sellers import SellersApi
 from sandbox.spapi_emulator.usage_plans import DEFAULT_RATE_LIMITS, RateLimiter, format_rate
 
 UNKNOWN: Final = "unknown"
@@ -58,12 +66,15 @@ class SpApiEmulator(HttpEmulator):
         unknown = set(rate_limits or {}) - set(DEFAULT_RATE_LIMITS)
         if unknown:
             raise ValueError(f"rate_limits names unknown operations: {sorted(unknown)}")
+        marketplace_ids = tuple(marketplace_ids)
+        if not marketplace_ids or set(marketplace_ids) - set(MARKETPLACES):
+            raise ValueError(f"marketplace_ids must be among {sorted(MARKETPLACES)}")
         self.enforce_rate_limits = enforce_rate_limits
         self._rate_limits: dict[str, tuple[float, float]] = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
         self.ctx = EmulatorContext(
             clock=now or _system_clock,
             seller_id=seller_id,
-            marketplace_ids=tuple(marketplace_ids),
+            marketplace_ids=marketplace_ids,
             base_url=lambda: self.base_url,
             seed=seed,
         )
@@ -79,10 +90,28 @@ class SpApiEmulator(HttpEmulator):
         self.documents = DocumentStore(self.ctx)
         self._orders = OrderStore(self.ctx)
         self._orders_api = OrdersApi(self.ctx, self._orders)
+        # Test-facing parts, one per API: seed state and inspect what the product did.
+        self.shipments = ShipmentsApi(self.ctx, self._orders)
+        self.notifications = NotificationsApi(self.ctx)
+        self.finances = FinancesApi(self.ctx)
+        self.reports = ReportsApi(self.ctx, self.documents, self._orders, self.notifications)
+        self.listings = ListingStore(self.ctx)
+        self._listings_api = ListingsApi(self.ctx, self.listings)
+        self.feeds = FeedsApi(self.ctx, self.documents, self.listings)
+        self.inventory = FbaInventoryApi(self.ctx)
+        self.sellers = SellersApi(self.ctx)
         self.routes = RouteTable(
             [
                 *self.lwa.routes(),
                 *self._orders_api.routes(),
+                *self.shipments.routes(),
+                *self.notifications.routes(),
+                *self.finances.routes(),
+                *self.reports.routes(),
+                *self._listings_api.routes(),
+                *self.feeds.routes(),
+                *self.inventory.routes(),
+                *self.sellers.routes(),
                 *self.documents.routes(),
             ]
         )
@@ -108,6 +137,17 @@ class SpApiEmulator(HttpEmulator):
         rate-limit history, request counts or faults (one server can then serve many tests)."""
         self._orders.clear()
         self._orders_api.reset()
+        for part in (
+            self.shipments,
+            self.notifications,
+            self.finances,
+            self.reports,
+            self.listings,
+            self.feeds,
+        ):
+            part.reset()
+        self.inventory.reset()
+        self.sellers.reset()
         self._tokens.reset()
         self._limiter.refill()
         self.documents.reset()
