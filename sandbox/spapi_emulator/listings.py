@@ -226,7 +226,8 @@ class ListingStore:
                     )
                     continue
                 _apply_operation(attributes, match.group(1), operation)
-            issues += validate_attributes(attributes, marketplace_ids)
+            previous = listing.attributes if listing is not None else {}
+            issues += validate_attributes(attributes, previous, marketplace_ids)
             if issues:
                 status: SubmissionStatus = "INVALID"
             else:
@@ -253,7 +254,9 @@ class ListingStore:
             issues = _product_type_issues(listing, product_type)
             merged = copy.deepcopy(listing.attributes) if (listing is not None and partial) else {}
             merged.update(copy.deepcopy(dict(attributes)))
-            issues += validate_attributes(merged, marketplace_ids)
+            issues += validate_attributes(
+                merged, listing.attributes if listing is not None else {}, marketplace_ids
+            )
             status: SubmissionStatus = "INVALID" if issues else "ACCEPTED"
             if not issues:
                 self._store(sku, product_type, merged, marketplace_ids)
@@ -444,11 +447,16 @@ def check_patches(patches: Any) -> None:
 
 
 def validate_attributes(
-    attributes: Mapping[str, Any], marketplace_ids: Sequence[str]
+    attributes: Mapping[str, Any], previous: Mapping[str, Any], marketplace_ids: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Issues for the values the emulator knows the rules of (stock, price, currency)."""
+    """Issues for the values the emulator knows the rules of (stock, price, currency), checked on what the
+    submission changes (entries already stored as they are were accepted before)."""
+
+    def changed(name: str) -> list[dict[str, Any]]:
+        return [entry for entry in attributes.get(name, []) if entry not in previous.get(name, [])]
+
     issues = []
-    for entry in attributes.get("fulfillment_availability", []):
+    for entry in changed("fulfillment_availability"):
         quantity = entry.get("quantity")
         if not entry.get("fulfillment_channel_code"):
             issues.append(
@@ -470,7 +478,7 @@ def validate_attributes(
                     "INVALID_ATTRIBUTE",
                 )
             )
-    for offer in attributes.get("purchasable_offer", []):
+    for offer in changed("purchasable_offer"):
         marketplace_id = offer.get("marketplace_id")
         marketplace = MARKETPLACES.get(str(marketplace_id))
         if marketplace is None or marketplace_id not in marketplace_ids:
