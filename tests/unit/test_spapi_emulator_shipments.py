@@ -183,7 +183,7 @@ def test_an_unknown_order_is_404(emu: Running) -> None:
 def test_malformed_package_details_are_400(emu: Running, detail: dict[str, Any]) -> None:
     """A non-numeric packageReferenceId, a non-ISO shipDate, carrier Other without name, missing fields: 400."""
     order = stored_order(emu)
-    items = [] if detail.get("orderItems") == [] else None
+    items: list[tuple[str, int]] | None = [] if detail.get("orderItems") == [] else None
     detail = {k: v for k, v in detail.items() if k != "orderItems"}
 
     response = confirm(emu, order, items, **detail)
