@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
@@ -50,6 +51,7 @@ COLUMNS: Final = (
     "quantity-purchased",
     "promotion-id",
 )
+_CENT: Final = Decimal("0.01")
 TRANSACTION_TYPES: Final = {"Shipment": "Order", "Refund": "Refund", "ServiceFee": "other-transaction"}
 
 
@@ -78,58 +80,68 @@ def synthetic_settlement_lines(
     locale = report_locale(marketplace_id)
     settlement_id = str(random.Random(f"settlement:{seed}").randint(10**10, 10**11 - 1))
     end = start + timedelta(days=14)
-    total = sum((amount for _, amount in _synthetic_rows(rows, marketplace_id, seed, start)), Decimal("0"))
+    total = sum(
+        (
+            amount
+            for order in _synthetic_orders(rows, marketplace_id, seed, start)
+            for _, _, amount in order.amounts
+        ),
+        Decimal("0"),
+    )
     yield _line(COLUMNS)
     yield _summary_line(locale, settlement_id, start, end, end + timedelta(days=2), total, grouping)
-    for fields, amount in _synthetic_rows(rows, marketplace_id, seed, start):
-        yield _line(
-            (
-                settlement_id,
-                "",
-                "",
-                "",
-                "",
-                "",
-                *fields[:8],
-                locale.amount(amount, grouping=grouping),
-                *fields[8:],
-            )
+    lead = f"{settlement_id}\t\t\t\t\t\tOrder\t"
+    for order in _synthetic_orders(rows, marketplace_id, seed, start):
+        order_part = f"{order.order_id}\t\t\t{order.shipment_id}\t{locale.marketplace_name}\t"
+        tail = (
+            f"\tAFN\t{locale.date(order.posted)}\t{locale.date_time(order.posted)}\t{order.item_code}"
+            f"\t\t\t{order.sku}\t{order.quantity}\t\n"
         )
+        for amount_type, description, amount in order.amounts:
+            yield f"{lead}{order_part}{amount_type}\t{description}\t{locale.amount(amount, grouping=grouping)}{tail}"
 
 
-def _synthetic_rows(
+@dataclass(frozen=True)
+class _SyntheticOrder:
+    order_id: str
+    shipment_id: str
+    item_code: str
+    sku: str
+    quantity: int
+    posted: datetime
+    amounts: Sequence[tuple[str, str, Decimal]]
+
+
+def _synthetic_orders(
     rows: int, marketplace_id: str, seed: int, start: datetime
-) -> Iterator[tuple[Sequence[str], Decimal]]:
-    """(columns after currency without the amount, amount) for `rows` rows of made-up merchant orders."""
+) -> Iterator[_SyntheticOrder]:
+    """Made-up AFN orders of four amounts each, cut so that exactly `rows` amounts come out."""
     rng = random.Random(f"synthetic-settlement:{seed}")
-    locale = report_locale(marketplace_id)
     marketplace = MARKETPLACES.get(marketplace_id)
     prefixes = marketplace.order_id_prefixes if marketplace is not None else ("111",)
-    produced = 0
-    while produced < rows:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    left = rows
+    while left > 0:
         product = rng.choice(CATALOG)
         quantity = rng.choice((1, 1, 1, 2, 3))
-        principal = (
-            product.price_in(marketplace) if marketplace is not None else product.usd_price
-        ) * quantity
-        posted = start + timedelta(seconds=rng.randint(0, 14 * 86400 - 1))
-        order_id = f"{rng.choice(prefixes)}-{rng.randint(0, 9_999_999):07d}-{rng.randint(0, 9_999_999):07d}"
-        item_code = str(rng.randint(10**13, 10**14 - 1))
-        shipment_id = "D" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(8))
+        unit = product.price_in(marketplace) if marketplace is not None else product.usd_price
+        principal = unit * quantity
         amounts = [
             ("ItemPrice", "Principal", principal),
-            ("ItemPrice", "Tax", (principal * Decimal("0.08")).quantize(Decimal("0.01"))),
-            ("ItemFees", "Commission", -(principal * REFERRAL_FEE_RATE).quantize(Decimal("0.01"))),
+            ("ItemPrice", "Tax", (principal * Decimal("0.08")).quantize(_CENT)),
+            ("ItemFees", "Commission", -(principal * REFERRAL_FEE_RATE).quantize(_CENT)),
             ("ItemFees", "FBAPerUnitFulfillmentFee", Decimal("-3.22") * quantity),
-        ]
-        for amount_type, description, amount in amounts:
-            if produced == rows:
-                return
-            fields = ("Order", order_id, "", "", shipment_id, locale.marketplace_name, amount_type, description,
-                      "AFN", locale.date(posted), locale.date_time(posted), item_code, "", "", product.seller_sku,
-                      str(quantity), "")  # fmt: skip
-            yield fields, amount
-            produced += 1
+        ][:left]
+        left -= len(amounts)
+        yield _SyntheticOrder(
+            order_id=f"{rng.choice(prefixes)}-{rng.randint(0, 9_999_999):07d}-{rng.randint(0, 9_999_999):07d}",
+            shipment_id="D" + "".join(rng.choices(alphabet, k=8)),
+            item_code=str(rng.randint(10**13, 10**14 - 1)),
+            sku=product.seller_sku,
+            quantity=quantity,
+            posted=start + timedelta(seconds=rng.randint(0, 14 * 86400 - 1)),
+            amounts=amounts,
+        )
 
 
 def _summary_line(
