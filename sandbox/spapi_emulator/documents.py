@@ -105,8 +105,8 @@ class DocumentStore:
     def routes(self) -> list[Route]:
         template = DOCUMENTS_PATH + "/{documentId}"
         return [
-            Route(DOWNLOAD, "GET", template, Access.NONE, self.download, amazon_headers=False),
-            Route(UPLOAD, "PUT", template, Access.NONE, self.upload, amazon_headers=False),
+            Route(DOWNLOAD, "GET", template, Access.NONE, self.download, None, amazon_headers=False),
+            Route(UPLOAD, "PUT", template, Access.NONE, self.upload, None, amazon_headers=False),
         ]
 
     # --- the S3 side ------------------------------------------------------------------------------------

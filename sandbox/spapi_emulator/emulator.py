@@ -36,6 +36,7 @@ from sandbox.spapi_emulator.lwa import (
 from sandbox.spapi_emulator.notifications import NotificationsApi
 from sandbox.spapi_emulator.orders import OrdersApi, OrderStore
 from sandbox.spapi_emulator.orders_v0 import ShipmentsApi
+from sandbox.spapi_emulator.params import reject_unknown_parameters
 from sandbox.spapi_emulator.reports import ReportsApi
 from sandbox.spapi_emulator.routes import Route, RouteTable
 from sandbox.spapi_emulator.sellers import SellersApi
@@ -236,6 +237,8 @@ class SpApiEmulator(HttpEmulator):
             self._tokens.check(request, route.access)
             if self.enforce_rate_limits and not self._limiter.take(route.operation):
                 return self._finish(route, self._quota_exceeded())
+            if route.query is not None:
+                reject_unknown_parameters(request, route.query)
             response = route.handler(request, found.path_parameters)
         except ApiError as error:
             response = _error_response(error)

@@ -20,7 +20,6 @@ from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import invalid_input
 from sandbox.spapi_emulator.params import (
     bool_parameter,
-    reject_unknown_parameters,
     required_value,
     time_parameter,
 )
@@ -63,7 +62,14 @@ class FbaInventoryApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route(GET_INVENTORY_SUMMARIES, "GET", SUMMARIES_PATH, Access.SELLER, self.get_inventory_summaries)
+            Route(
+                GET_INVENTORY_SUMMARIES,
+                "GET",
+                SUMMARIES_PATH,
+                Access.SELLER,
+                self.get_inventory_summaries,
+                PARAMETERS,
+            )
         ]
 
     def reset(self) -> None:
@@ -111,7 +117,6 @@ class FbaInventoryApi:
 
     # --- getInventorySummaries ------------------------------------------------------------------------------
     def get_inventory_summaries(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, PARAMETERS)
         if required_value(request, "granularityType") != "Marketplace":
             raise invalid_input("granularityType must be Marketplace.")
         granularity_id = required_value(request, "granularityId")

@@ -19,13 +19,12 @@ from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.documents import DocumentStore
 from sandbox.spapi_emulator.errors import ApiError, invalid_input, not_found
-from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times
+from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times, listing_parameters
 from sandbox.spapi_emulator.listings import GET_INCLUDED_DATA, ListingStore, Submission, check_patches
 from sandbox.spapi_emulator.params import (
     bool_parameter,
     iso,
     json_body,
-    reject_unknown_parameters,
     require_fields,
     string_list,
 )
@@ -66,7 +65,14 @@ class FeedsApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("getFeeds", "GET", BASE + "/feeds", Access.SELLER, self.get_feeds),
+            Route(
+                "getFeeds",
+                "GET",
+                BASE + "/feeds",
+                Access.SELLER,
+                self.get_feeds,
+                listing_parameters("feedTypes"),
+            ),
             Route("createFeed", "POST", BASE + "/feeds", Access.SELLER, self.create_feed),
             Route("getFeed", "GET", BASE + "/feeds/{feedId}", Access.SELLER, self.get_feed),
             Route(
@@ -78,6 +84,7 @@ class FeedsApi:
                 BASE + "/documents/{feedDocumentId}",
                 Access.SELLER,
                 self.get_feed_document,
+                ("enableContentEncodingUrlHeader",),
             ),
         ]
 
@@ -101,7 +108,6 @@ class FeedsApi:
 
     # --- documents ----------------------------------------------------------------------------------------
     def create_feed_document(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         body = json_body(request)
         require_fields(body, "contentType")
         if not isinstance(body["contentType"], str):
@@ -113,7 +119,6 @@ class FeedsApi:
         )
 
     def get_feed_document(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("enableContentEncodingUrlHeader",))
         encoding_header = bool(bool_parameter(request, "enableContentEncodingUrlHeader"))
         document = self._documents.get(path["feedDocumentId"])
         if document is None:
@@ -128,7 +133,6 @@ class FeedsApi:
 
     # --- feeds --------------------------------------------------------------------------------------------
     def create_feed(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         body = json_body(request)
         require_fields(body, "feedType", "marketplaceIds", "inputFeedDocumentId")
         feed_type = body["feedType"]
@@ -146,7 +150,6 @@ class FeedsApi:
         return EmulatorResponse.json(202, {"feedId": job.job_id})
 
     def get_feed(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         job = self.queue.get(path["feedId"])
         if job is None:
             raise not_found(f"Feed {path['feedId']} was not found.")

@@ -25,7 +25,7 @@ from sandbox.finance_ledger import Charge, FinanceLedger, LedgerTransaction
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import invalid_input
-from sandbox.spapi_emulator.params import iso, reject_unknown_parameters, time_parameter
+from sandbox.spapi_emulator.params import iso, time_parameter
 from sandbox.spapi_emulator.routes import Access, Route
 
 LIST_TRANSACTIONS: Final = "listTransactions"
@@ -84,7 +84,11 @@ class FinancesApi:
         self._pages: dict[str, _Page] = {}
 
     def routes(self) -> list[Route]:
-        return [Route(LIST_TRANSACTIONS, "GET", TRANSACTIONS_PATH, Access.SELLER, self.list_transactions)]
+        return [
+            Route(
+                LIST_TRANSACTIONS, "GET", TRANSACTIONS_PATH, Access.SELLER, self.list_transactions, PARAMETERS
+            )
+        ]
 
     def reset(self) -> None:
         with self._ctx.lock:
@@ -117,7 +121,6 @@ class FinancesApi:
 
     # --- listTransactions -----------------------------------------------------------------------------------
     def list_transactions(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, PARAMETERS)
         now = self._ctx.now()
         token = request.query_value("nextToken")
         arguments = tuple(sorted((k, tuple(v)) for k, v in request.query.items() if k != "nextToken"))

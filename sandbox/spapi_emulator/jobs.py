@@ -20,7 +20,6 @@ from sandbox.spapi_emulator.params import (
     enum_list,
     int_parameter,
     iso,
-    reject_unknown_parameters,
     time_parameter,
 )
 
@@ -151,9 +150,9 @@ class JobFilter:
         )
 
 
-def job_filter(request: EmulatorRequest, now: datetime, *, types_parameter: str) -> JobFilter:
-    """getReports / getFeeds filters, with Amazon's defaults (90 days back, 10 per page)."""
-    declared = (
+def listing_parameters(types_parameter: str) -> tuple[str, ...]:
+    """The query parameters of getReports (reportTypes) / getFeeds (feedTypes)."""
+    return (
         types_parameter,
         "processingStatuses",
         "marketplaceIds",
@@ -162,7 +161,10 @@ def job_filter(request: EmulatorRequest, now: datetime, *, types_parameter: str)
         "createdUntil",
         "nextToken",
     )
-    reject_unknown_parameters(request, declared)
+
+
+def job_filter(request: EmulatorRequest, now: datetime, *, types_parameter: str) -> JobFilter:
+    """getReports / getFeeds filters, with Amazon's defaults (90 days back, 10 per page)."""
     types = request.query_list(types_parameter)
     if not types:
         raise invalid_input(f"Either {types_parameter} or nextToken is required.")

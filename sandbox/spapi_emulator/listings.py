@@ -31,7 +31,7 @@ from sandbox.amazon_samples import CATALOG, MARKETPLACES
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import UNPARSEABLE_BODY, ApiError, invalid_input
-from sandbox.spapi_emulator.params import enum_list, iso, json_body, reject_unknown_parameters
+from sandbox.spapi_emulator.params import enum_list, iso, json_body
 from sandbox.spapi_emulator.routes import Access, Route
 
 GET_LISTINGS_ITEM: Final = "getListingsItem"
@@ -48,6 +48,8 @@ GET_INCLUDED_DATA: Final = (
     "productTypes",
 )
 PATCH_INCLUDED_DATA: Final = ("identifiers", "issues")
+GET_QUERY: Final = ("marketplaceIds", "issueLocale", "includedData")
+PATCH_QUERY: Final = ("marketplaceIds", "includedData", "mode", "issueLocale")
 PATCH_OPS: Final = ("add", "replace", "merge", "delete")
 ATTRIBUTE_PATH: Final = re.compile(r"^/attributes/([a-z0-9_]+)$")
 MFN_CHANNEL: Final = "DEFAULT"
@@ -359,12 +361,13 @@ class ListingsApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route(GET_LISTINGS_ITEM, "GET", ITEM_PATH, Access.SELLER, self.get_listings_item),
-            Route(PATCH_LISTINGS_ITEM, "PATCH", ITEM_PATH, Access.SELLER, self.patch_listings_item),
+            Route(GET_LISTINGS_ITEM, "GET", ITEM_PATH, Access.SELLER, self.get_listings_item, GET_QUERY),
+            Route(
+                PATCH_LISTINGS_ITEM, "PATCH", ITEM_PATH, Access.SELLER, self.patch_listings_item, PATCH_QUERY
+            ),
         ]
 
     def get_listings_item(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("marketplaceIds", "issueLocale", "includedData"))
         self._check_seller(path["sellerId"])
         marketplace_ids = _marketplace_ids(request)
         included = enum_list(request, "includedData", GET_INCLUDED_DATA) or ["summaries"]
@@ -376,7 +379,6 @@ class ListingsApi:
         return EmulatorResponse.json(200, self._store.render(listing, marketplace_ids, included))
 
     def patch_listings_item(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("marketplaceIds", "includedData", "mode", "issueLocale"))
         self._check_seller(path["sellerId"])
         marketplace_ids = _marketplace_ids(request)
         included = enum_list(request, "includedData", PATCH_INCLUDED_DATA) or ["issues"]

@@ -110,7 +110,7 @@ class LoginWithAmazon:
         self.refresh_token = refresh_token
 
     def routes(self) -> list[Route]:
-        return [Route(LWA_TOKEN, "POST", LWA_PATH, Access.NONE, self.token)]
+        return [Route(LWA_TOKEN, "POST", LWA_PATH, Access.NONE, self.token, None)]
 
     def token(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
         form = _form_fields(request)

@@ -30,7 +30,7 @@ from sandbox.amazon_samples import DEFAULT_APPLICATION_ID
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import UNPARSEABLE_BODY, ApiError, invalid_input, not_found
-from sandbox.spapi_emulator.params import int_parameter, json_body, reject_unknown_parameters, require_fields
+from sandbox.spapi_emulator.params import int_parameter, json_body, require_fields
 from sandbox.spapi_emulator.routes import Access, Route
 
 BASE: Final = "/notifications/v1"
@@ -72,6 +72,7 @@ NOTIFICATION_TYPES: Final[Mapping[str, frozenset[str]]] = {
     }.items()
 }
 # eventFilterType per notification type, and the filter keys each one takes.
+SUBSCRIPTIONS_QUERY: Final = ("notificationTypes", "payloadVersion", "pageSize", "nextToken")
 EVENT_FILTERS: Final[Mapping[str, frozenset[str]]] = {
     "ORDER_CHANGE": frozenset({"eventFilterType", "marketplaceIds", "orderChangeTypes"}),
     "ANY_OFFER_CHANGED": frozenset({"eventFilterType", "marketplaceIds", "aggregationSettings"}),
@@ -100,9 +101,16 @@ class NotificationsApi:
     def routes(self) -> list[Route]:
         subs, dests = BASE + "/subscriptions", BASE + "/destinations"
         return [
-            Route("getSubscriptions", "GET", subs, Access.SELLER, self.get_subscriptions),
             Route(
-                "getSubscription", "GET", subs + "/{notificationType}", Access.SELLER, self.get_subscription
+                "getSubscriptions", "GET", subs, Access.SELLER, self.get_subscriptions, SUBSCRIPTIONS_QUERY
+            ),
+            Route(
+                "getSubscription",
+                "GET",
+                subs + "/{notificationType}",
+                Access.SELLER,
+                self.get_subscription,
+                ("payloadVersion",),
             ),
             Route(
                 "createSubscription",
@@ -185,7 +193,6 @@ class NotificationsApi:
 
     # --- destinations (grantless) -------------------------------------------------------------------------
     def create_destination(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         body = json_body(request)
         require_fields(body, "name", "resourceSpecification")
         name, spec = body["name"], body["resourceSpecification"]
@@ -230,11 +237,9 @@ class NotificationsApi:
         return EmulatorResponse.json(200, {"payload": copy.deepcopy(destination)})
 
     def get_destinations(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         return EmulatorResponse.json(200, {"payload": self.destinations})
 
     def get_destination(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         with self._ctx.lock:
             destination = self._destinations.get(path["destinationId"])
             if destination is None:
@@ -242,7 +247,6 @@ class NotificationsApi:
             return EmulatorResponse.json(200, {"payload": copy.deepcopy(destination)})
 
     def delete_destination(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         destination_id = path["destinationId"]
         with self._ctx.lock:
             if destination_id not in self._destinations:
@@ -257,7 +261,6 @@ class NotificationsApi:
 
     # --- subscriptions (the seller's) --------------------------------------------------------------------
     def create_subscription(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         notification_type = _known_type(path["notificationType"])
         body = json_body(request)
         require_fields(body, "payloadVersion", "destinationId")
@@ -298,7 +301,6 @@ class NotificationsApi:
         return EmulatorResponse.json(200, {"payload": subscription})
 
     def get_subscription(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("payloadVersion",))
         notification_type = _known_type(path["notificationType"])
         version = request.query_value("payloadVersion")
         found = [
@@ -312,7 +314,6 @@ class NotificationsApi:
         return EmulatorResponse.json(200, {"payload": _public(latest)})
 
     def get_subscriptions(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("notificationTypes", "payloadVersion", "pageSize", "nextToken"))
         types = request.query_list("notificationTypes")
         if len(types) != 1:
             raise invalid_input("notificationTypes must name exactly one notification type.")
@@ -331,14 +332,12 @@ class NotificationsApi:
         return EmulatorResponse.json(200, {"payload": page})
 
     def get_subscription_by_id(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         subscription = self._by_id(path)
         return EmulatorResponse.json(200, {"payload": _public(subscription)})
 
     def delete_subscription_by_id(
         self, request: EmulatorRequest, path: Mapping[str, str]
     ) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         subscription = self._by_id(path)
         with self._ctx.lock:
             self._subscriptions.pop(subscription["subscriptionId"], None)

@@ -22,7 +22,6 @@ from sandbox.spapi_emulator.params import (
     int_parameter,
     iso,
     parse_time,
-    reject_unknown_parameters,
     time_parameter,
 )
 from sandbox.spapi_emulator.routes import Access, Route
@@ -193,8 +192,15 @@ class OrdersApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route(SEARCH_ORDERS, "GET", ORDERS_PATH, Access.SELLER, self.search_orders),
-            Route(GET_ORDER, "GET", ORDERS_PATH + "/{orderId}", Access.SELLER, self.get_order),
+            Route(SEARCH_ORDERS, "GET", ORDERS_PATH, Access.SELLER, self.search_orders, SEARCH_PARAMETERS),
+            Route(
+                GET_ORDER,
+                "GET",
+                ORDERS_PATH + "/{orderId}",
+                Access.SELLER,
+                self.get_order,
+                GET_ORDER_PARAMETERS,
+            ),
         ]
 
     def reset(self) -> None:
@@ -203,7 +209,6 @@ class OrdersApi:
 
     # --- getOrder ---------------------------------------------------------------------------------------
     def get_order(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, GET_ORDER_PARAMETERS)
         included = _included_data(request)
         order_id = path["orderId"]
         order = self._store.read_for_get_order(order_id)
@@ -213,7 +218,6 @@ class OrdersApi:
 
     # --- searchOrders -----------------------------------------------------------------------------------
     def search_orders(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, SEARCH_PARAMETERS)
         included = _included_data(request)
         page_size = int_parameter(
             request, "maxResultsPerPage", low=1, high=MAX_RESULTS_PER_PAGE, default=MAX_RESULTS_PER_PAGE

@@ -22,7 +22,6 @@ from sandbox.spapi_emulator.orders import OrderStore
 from sandbox.spapi_emulator.params import (
     iso,
     json_body,
-    reject_unknown_parameters,
     require_fields,
     time_value,
 )
@@ -79,7 +78,6 @@ class ShipmentsApi:
         order_id = path["orderId"]
         detail: Mapping[str, Any] = {}
         try:
-            reject_unknown_parameters(request, ())
             body = json_body(request)
             raw_detail = body.get("packageDetail")
             detail = raw_detail if isinstance(raw_detail, dict) else {}

@@ -28,7 +28,7 @@ from sandbox.settlement_report import settlement_lines
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.documents import DocumentStore
 from sandbox.spapi_emulator.errors import invalid_input, not_found
-from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times
+from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times, listing_parameters
 from sandbox.spapi_emulator.notifications import NotificationsApi
 from sandbox.spapi_emulator.orders import OrderStore
 from sandbox.spapi_emulator.params import (
@@ -36,7 +36,6 @@ from sandbox.spapi_emulator.params import (
     iso,
     json_body,
     parse_time,
-    reject_unknown_parameters,
     require_fields,
     string_list,
     time_value,
@@ -80,7 +79,14 @@ class ReportsApi:
     def routes(self) -> list[Route]:
         reports = BASE + "/reports"
         return [
-            Route("getReports", "GET", reports, Access.SELLER, self.get_reports),
+            Route(
+                "getReports",
+                "GET",
+                reports,
+                Access.SELLER,
+                self.get_reports,
+                listing_parameters("reportTypes"),
+            ),
             Route("createReport", "POST", reports, Access.SELLER, self.create_report),
             Route("cancelReport", "DELETE", reports + "/{reportId}", Access.SELLER, self.cancel_report),
             Route("getReport", "GET", reports + "/{reportId}", Access.SELLER, self.get_report),
@@ -90,6 +96,7 @@ class ReportsApi:
                 BASE + "/documents/{reportDocumentId}",
                 Access.SELLER,
                 self.get_report_document,
+                ("enableContentEncodingUrlHeader",),
             ),
         ]
 
@@ -150,7 +157,6 @@ class ReportsApi:
 
     # --- operations -------------------------------------------------------------------------------------
     def create_report(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         body = json_body(request)
         require_fields(body, "reportType", "marketplaceIds")
         report_type = body["reportType"]
@@ -182,7 +188,6 @@ class ReportsApi:
         return EmulatorResponse.json(202, {"reportId": job.job_id})
 
     def get_report(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         job = self.queue.get(path["reportId"])
         if job is None:
             raise not_found(f"Report {path['reportId']} was not found.")
@@ -196,7 +201,6 @@ class ReportsApi:
         return EmulatorResponse.json(200, body)
 
     def cancel_report(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         with self._ctx.lock:
             job = self.queue.get(path["reportId"])
             if job is None:
@@ -208,7 +212,6 @@ class ReportsApi:
         return EmulatorResponse(200)
 
     def get_report_document(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ("enableContentEncodingUrlHeader",))
         encoding_header = bool(bool_parameter(request, "enableContentEncodingUrlHeader"))
         document = self._documents.get(path["reportDocumentId"])
         if document is None:

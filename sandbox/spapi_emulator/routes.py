@@ -7,7 +7,7 @@ contract test can check every route against the model's paths and operationIds.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import unquote
@@ -31,10 +31,13 @@ class Route:
     template: str
     access: Access
     handler: Handler
+    query: Collection[str] | None = ()  # the model's query parameters; None: not checked (S3, LWA)
     amazon_headers: bool = True  # False for the S3-like document URLs
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.query is not None:
+            object.__setattr__(self, "query", frozenset(self.query))
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 

@@ -12,7 +12,6 @@ from typing import Any, Final
 from sandbox.amazon_samples import MARKETPLACES
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
-from sandbox.spapi_emulator.params import reject_unknown_parameters
 from sandbox.spapi_emulator.routes import Access, Route
 
 GET_MARKETPLACE_PARTICIPATIONS: Final = "getMarketplaceParticipations"
@@ -39,7 +38,6 @@ class SellersApi:
         self.suspended_marketplaces.clear()
 
     def participations(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        reject_unknown_parameters(request, ())
         payload = [self._participation(marketplace_id) for marketplace_id in self._ctx.marketplace_ids]
         return EmulatorResponse.json(200, {"payload": payload})
 
