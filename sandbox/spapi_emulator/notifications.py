@@ -49,16 +49,16 @@ NOTIFICATION_TYPES: Final[Mapping[str, frozenset[str]]] = {
         "B2B_ANY_OFFER_CHANGED": (),
         "BRANDED_ITEM_CONTENT_CHANGE": (),
         "DATA_KIOSK_QUERY_PROCESSING_FINISHED": ("2023-11-15",),
-        "DETAIL_PAGE_TRAFFIC_EVENT": (),
+        "DETAIL_PAGE_TRAFFIC_EVENT": ("2020-09-04",),
         "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE": (),
         "FBA_INVENTORY_AVAILABILITY_CHANGES": (),
         "FBA_OUTBOUND_SHIPMENT_STATUS": (),
         "FEE_PROMOTION": (),
         "FEED_PROCESSING_FINISHED": ("2020-09-04",),
         "FULFILLMENT_ORDER_STATUS": (),
-        "ITEM_INVENTORY_EVENT_CHANGE": (),
+        "ITEM_INVENTORY_EVENT_CHANGE": ("2020-09-04",),
         "ITEM_PRODUCT_TYPE_CHANGE": (),
-        "ITEM_SALES_EVENT_CHANGE": (),
+        "ITEM_SALES_EVENT_CHANGE": ("2020-09-04",),
         "LISTINGS_ITEM_ISSUES_CHANGE": ("2023-12-13",),
         "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": (),
         "LISTINGS_ITEM_STATUS_CHANGE": (),
@@ -68,7 +68,7 @@ NOTIFICATION_TYPES: Final[Mapping[str, frozenset[str]]] = {
         "PRODUCT_TYPE_DEFINITIONS_CHANGE": (),
         "REPORT_PROCESSING_FINISHED": ("2020-09-04",),
         "SHIPMENT_TRACKING_MILESTONE_CHANGED": (),
-        "TRANSACTION_UPDATE": ("2024-06-19",),
+        "TRANSACTION_UPDATE": (),
     }.items()
 }
 # eventFilterType per notification type, and the filter keys each one takes.
