@@ -87,7 +87,9 @@ def shipped_orders(count: int, *, seed: int = 7, **options: Any) -> list[dict[st
 # --- python-amazon-sp-api pointed at the emulator ------------------------------------------------------
 
 
-def library_client(api_class: type[Any], emulator: SpApiEmulator, **options: Any) -> Any:
+def library_client(
+    api_class: type[Any], emulator: SpApiEmulator, *, client_secret: str | None = None, **options: Any
+) -> Any:
     """An unmodified library client whose LWA and SP-API calls go to the emulator (US marketplace)."""
     token_client = type(
         "EmulatorTokenClient",
@@ -96,7 +98,10 @@ def library_client(api_class: type[Any], emulator: SpApiEmulator, **options: Any
     )
     client = api_class(
         refresh_token=emulator.refresh_token,
-        credentials={"lwa_app_id": emulator.client_id, "lwa_client_secret": emulator.client_secret},
+        credentials={
+            "lwa_app_id": emulator.client_id,
+            "lwa_client_secret": client_secret or emulator.client_secret,
+        },
         auth_token_client_class=token_client,
         **options,
     )
@@ -112,9 +117,13 @@ def library(api_class: type[Any], emulator: SpApiEmulator, **options: Any) -> It
     try:
         yield client
     finally:
-        client.close()
-        client._auth._transport.close()  # the library never closes its LWA client's connection pool
+        close_library_client(client)
         forget_library_tokens()
+
+
+def close_library_client(client: Any) -> None:
+    client.close()
+    client._auth._transport.close()  # the library never closes its LWA client's connection pool
 
 
 def forget_library_tokens() -> None:

@@ -94,7 +94,7 @@ class SpApiEmulator(HttpEmulator):
         # Test-facing parts, one per API: seed state and inspect what the product did.
         self.shipments = ShipmentsApi(self.ctx, self._orders)
         self.notifications = NotificationsApi(self.ctx)
-        self.finances = FinancesApi(self.ctx)
+        self.finances = FinancesApi(self.ctx, self._orders)
         self.reports = ReportsApi(self.ctx, self.documents, self._orders, self.notifications)
         self.listings = ListingStore(self.ctx)
         self._listings_api = ListingsApi(self.ctx, self.listings)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from sandbox.fba_stock import Stock
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
+from sandbox.notification_samples import fba_inventory_availability_notification
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import invalid_input
 from sandbox.spapi_emulator.params import (
@@ -109,6 +110,16 @@ class FbaInventoryApi:
             stock.last_updated = self._ctx.now().replace(microsecond=0)
             self._stock[key] = stock
             return copy.deepcopy(stock)
+
+    def availability_notification(self, seller_sku: str) -> dict[str, Any]:
+        """The FBA_INVENTORY_AVAILABILITY_CHANGES envelope Amazon would send for the SKU's stock now."""
+        with self._ctx.lock:
+            stock = [copy.deepcopy(s) for (sku, _), s in sorted(self._stock.items()) if sku == seller_sku]
+        if not stock:
+            raise KeyError(f"no FBA stock for {seller_sku}")
+        return fba_inventory_availability_notification(
+            stock, event_time=self._ctx.now(), seller_id=self._ctx.seller_id
+        )
 
     def stock(self, seller_sku: str, marketplace_id: str) -> Stock | None:
         with self._ctx.lock:

@@ -21,10 +21,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from sandbox.amazon_samples import MARKETPLACES
-from sandbox.finance_ledger import Charge, FinanceLedger, LedgerTransaction
+from sandbox.finance_ledger import Charge, FinanceLedger, LedgerTransaction, build_ledger
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.errors import invalid_input
+from sandbox.spapi_emulator.orders import OrderStore
 from sandbox.spapi_emulator.params import iso, time_parameter
 from sandbox.spapi_emulator.routes import Access, Route
 
@@ -78,8 +79,9 @@ class _Page:
 
 
 class FinancesApi:
-    def __init__(self, ctx: EmulatorContext) -> None:
+    def __init__(self, ctx: EmulatorContext, orders: OrderStore) -> None:
         self._ctx = ctx
+        self._orders = orders
         self.ledger: FinanceLedger | None = None
         self._pages: dict[str, _Page] = {}
 
@@ -100,6 +102,12 @@ class FinancesApi:
         with self._ctx.lock:
             self.ledger = ledger
             self._pages.clear()
+
+    def ledger_from_orders(self, **options: Any) -> FinanceLedger:
+        """Build the ledger from the emulator's own orders (options as ``build_ledger``) and serve it."""
+        ledger = build_ledger(self._orders.all(), seller_id=self._ctx.seller_id, **options)
+        self.put_ledger(ledger)
+        return ledger
 
     def release(self, transaction_id: str) -> LedgerTransaction:
         """Amazon releases a deferred transaction now (it becomes DEFERRED_RELEASED)."""

@@ -335,3 +335,15 @@ def test_without_a_ledger_there_are_no_transactions(emu: Running) -> None:
     response = emu.seller.get(TRANSACTIONS, params={"postedAfter": MONTH_AGO})
 
     assert response.json() == {"payload": {"transactions": []}}
+
+
+def test_the_ledger_can_be_built_from_the_emulators_own_orders(
+    emu: Running, orders: list[dict[str, Any]]
+) -> None:
+    """finances.ledger_from_orders() uses the stored orders and the emulator's seller, and serves the result."""
+    ledger = emu.emulator.finances.ledger_from_orders(discrepancies=True)
+
+    shipped = {o["orderId"] for o in orders if o["fulfillment"]["fulfillmentStatus"] == "SHIPPED"}
+    assert shipped <= {t.order_id for t in ledger.transactions}
+    assert emu.emulator.finances.ledger is ledger
+    assert ledger.seller_id == emu.emulator.seller_id

@@ -207,3 +207,21 @@ def test_marketplace_participations_list_the_sellers_marketplaces(emu: Running) 
 def test_marketplace_participations_refuse_a_grantless_token(emu: Running) -> None:
     """Checking credentials needs the seller's authorization: a grantless token is 403."""
     assert emu.grantless.get("/sellers/v1/marketplaceParticipations").status_code == 403
+
+
+def test_the_emulator_builds_the_fba_notification_from_its_stock(emu: Running) -> None:
+    """inventory.availability_notification(sku) reports the SKU's current stock in every marketplace it has."""
+    inventory = emu.emulator.inventory
+    inventory.set_stock("SKU-9", US, asin="B9", product_name="Mat", fulfillable=4)
+    inventory.set_stock("SKU-9", UK, asin="B9", product_name="Mat", fulfillable=2)
+
+    envelope = inventory.availability_notification("SKU-9")
+
+    by_marketplace = {
+        m["MarketplaceId"]: m["FulfillmentInventory"]["Fulfillable"]
+        for m in envelope["Payload"]["FulfillmentInventoryByMarketplace"]
+    }
+    assert by_marketplace == {US: 4, UK: 2}
+    assert envelope["Payload"]["SellerId"] == emu.emulator.seller_id
+    with pytest.raises(KeyError):
+        inventory.availability_notification("NO-STOCK")
