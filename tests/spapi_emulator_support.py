@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sp_api.auth import AccessTokenClient, access_token_client
 
 from sandbox.amazon_samples import OrderFactory
@@ -67,6 +68,49 @@ def running_emulator(**options: Any) -> Iterator[Running]:
         finally:
             for client in clients:
                 client.close()
+
+
+def emulator_fixtures(
+    prepare: Callable[[Running], None] | None = None, *, name: str = "emu", **options: Any
+) -> tuple[Any, Any]:
+    """Two pytest fixtures for a test module: ``<name>_server`` (one emulator per module, stopping one costs
+    ~50 ms) and ``<name>`` (that emulator reset, with fresh tokens, then `prepare`d). Assign them at module
+    level: ``emu_server, emu = emulator_fixtures()``; `options` go to SpApiEmulator."""
+
+    @pytest.fixture(scope="module", name=f"{name}_server")
+    def server_fixture() -> Iterator[Running]:
+        with running_emulator(**options) as running:
+            yield running
+
+    @pytest.fixture(name=name)
+    def emu_fixture(request: pytest.FixtureRequest) -> Running:
+        server: Running = request.getfixturevalue(f"{name}_server")
+        server.fresh()
+        if prepare is not None:
+            prepare(server)
+        return server
+
+    return server_fixture, emu_fixture
+
+
+def library_fixtures(prepare: Callable[[SpApiEmulator], None] | None = None) -> tuple[Any, Any]:
+    """``server`` and ``emulator`` fixtures for tests that drive the emulator through python-amazon-sp-api
+    (no marketplace override from the environment, state reset, then `prepare`d)."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server_fixture() -> Iterator[SpApiEmulator]:
+        with SpApiEmulator() as emulator:
+            yield emulator
+
+    @pytest.fixture(name="emulator")
+    def emulator_fixture(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
+        monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)  # it would override the marketplace
+        server.reset()
+        if prepare is not None:
+            prepare(server)
+        return server
+
+    return server_fixture, emulator_fixture
 
 
 def error_of(response: httpx.Response) -> dict[str, str]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 
 from sandbox.amazon_samples import OrderFactory, iso
 from tests.contract.spapi_model_checks import MODELS, conformance_problems, load_json, response_schema
-from tests.spapi_emulator_support import NOW, Running, running_emulator
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures
 
 US = "ATVPDKIKX0DER"
 SUMMARIES = {"granularityType": "Marketplace", "granularityId": US, "marketplaceIds": US}
@@ -26,15 +25,7 @@ def models(spapi_models_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def test_inventory_summaries_conform_with_and_without_details(

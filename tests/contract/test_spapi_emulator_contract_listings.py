@@ -4,7 +4,6 @@ and the JSON listings feed schemas (``schemas/feeds/``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.contract.spapi_model_checks import (
     query_parameters,
     response_schema,
 )
-from tests.spapi_emulator_support import Running, running_emulator
+from tests.spapi_emulator_support import Running, emulator_fixtures
 
 US = "ATVPDKIKX0DER"
 FEEDS = "/feeds/2021-06-30"
@@ -41,21 +40,16 @@ def feed_schema(spapi_models_dir: Path) -> dict[str, Any]:
     return load_json(spapi_models_dir, "schemas/feeds/listings-feed-schema-v2.json")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    server.fresh()
-    server.emulator.listings.seed_catalog([US], quantity=10)
-    server.emulator.listings.put(
+def seed_listings(running: Running) -> None:
+    """The catalog (MFN) plus one FBA listing."""
+    running.emulator.listings.seed_catalog([US], quantity=10)
+    running.emulator.listings.put(
         "FBA-BOTTLE", product_type="BOTTLE", marketplace_ids=[US], title="Bottle", asin="B0C7K4ZQ1M", quantity=0,
         fulfilled_by_amazon=True,
     )  # fmt: skip
-    return server
+
+
+emu_server, emu = emulator_fixtures(seed_listings)
 
 
 def item_path(emu: Running, sku: str) -> str:

@@ -4,7 +4,6 @@ notification schemas (REPORT_PROCESSING_FINISHED, FBA_INVENTORY_AVAILABILITY_CHA
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from sandbox.spapi_emulator.notifications import (
     ORDER_CHANGE_TYPES,
 )
 from tests.contract.spapi_model_checks import MODELS, conformance_problems, load_json, response_schema
-from tests.spapi_emulator_support import NOW, Running, running_emulator
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures
 
 SCHEMAS = "schemas/notifications"
 ARN = "arn:aws:sqs:eu-west-1:123456789012:amazon"
@@ -37,15 +36,7 @@ def model(spapi_models_dir: Path) -> dict[str, Any]:
     return load_json(spapi_models_dir, MODELS["notifications"])
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def schema_validator(models_dir: Path, name: str) -> Draft7Validator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from tests.contract.spapi_model_checks import (
     query_parameters,
     response_schema,
 )
-from tests.spapi_emulator_support import NOW, Running, running_emulator, shipped_orders
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures, shipped_orders
 
 REPORTS = "/reports/2021-06-30/reports"
 ORDER_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
@@ -30,15 +29,7 @@ def model(spapi_models_dir: Path) -> dict[str, Any]:
     return load_json(spapi_models_dir, MODELS["reports"])
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def create(emu: Running, days: int = 20) -> str:

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sp_api.api import Finances
 from sp_api.base.exceptions import SellingApiBadRequestException
 
-from sandbox.amazon_samples import DEFAULT_SELLER_ID, OrderFactory
-from sandbox.finance_ledger import build_ledger
+from sandbox.amazon_samples import OrderFactory
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
+def shipped_orders_with_a_ledger(emulator: SpApiEmulator) -> None:
+    """140 orders shipped about a month ago and their ledger, deliberate mistakes included."""
     now = datetime.now(UTC)
     orders = OrderFactory(seed=5, start=now - timedelta(days=30)).orders(140, status="SHIPPED")
-    server.put_orders(order.to_api() for order in orders)
-    server.finances.put_ledger(build_ledger(server.orders, seller_id=DEFAULT_SELLER_ID, discrepancies=True))
-    return server
+    emulator.put_orders(order.to_api() for order in orders)
+    emulator.finances.ledger_from_orders(discrepancies=True)
+
+
+server, emulator = library_fixtures(shipped_orders_with_a_ledger)
 
 
 def test_the_library_pages_through_every_transaction(emulator: SpApiEmulator) -> None:

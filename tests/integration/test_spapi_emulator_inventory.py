@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sp_api.api import Inventories, Sellers
 from sp_api.base.exceptions import SellingApiBadRequestException
 
 from sandbox.amazon_samples import CATALOG
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
 US = "ATVPDKIKX0DER"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
-    return server
+server, emulator = library_fixtures()
 
 
 def test_the_library_reads_fba_stock_with_details_and_pages(emulator: SpApiEmulator) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from sp_api.api import Feeds, ListingsItems
 
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
@@ -20,18 +19,11 @@ US = "ATVPDKIKX0DER"
 SKU = "KT-POUROVER-02-WHT"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
+def seed_catalog(emulator: SpApiEmulator) -> None:
+    emulator.listings.seed_catalog([US], quantity=5)
 
 
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
-    server.listings.seed_catalog([US], quantity=5)
-    return server
+server, emulator = library_fixtures(seed_catalog)
 
 
 def stock_patch(quantity: int) -> dict[str, object]:

@@ -3,31 +3,19 @@ destination with a grantless token and a filtered ORDER_CHANGE subscription with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sp_api.api import Notifications
 from sp_api.base.exceptions import SellingApiException
 
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:amazon-notifications"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
-    return server
+server, emulator = library_fixtures()
 
 
 def test_the_library_provisions_a_destination_and_a_filtered_subscription(emulator: SpApiEmulator) -> None:

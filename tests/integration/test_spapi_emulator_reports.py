@@ -3,7 +3,6 @@ poll it, download it (gzip), and find and download a settlement report Amazon sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from sp_api.base.exceptions import SellingApiBadRequestException
 from sandbox.amazon_samples import DEFAULT_SELLER_ID, OrderFactory
 from sandbox.finance_ledger import build_ledger
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
@@ -22,17 +21,7 @@ ORDER_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 SETTLEMENT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
-    return server
+server, emulator = library_fixtures()
 
 
 def test_the_library_requests_polls_and_downloads_an_order_report(emulator: SpApiEmulator) -> None:

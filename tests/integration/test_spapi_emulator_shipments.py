@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,24 +11,14 @@ from sp_api.base.exceptions import SellingApiBadRequestException
 
 from sandbox.amazon_samples import OrderFactory
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import library
+from tests.spapi_emulator_support import library, library_fixtures
 
 pytestmark = pytest.mark.sockets
 
 US = "ATVPDKIKX0DER"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SpApiEmulator]:
-    with SpApiEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> SpApiEmulator:
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    server.reset()
-    return server
+server, emulator = library_fixtures()
 
 
 def package(order: dict[str, Any], reference: str = "1") -> dict[str, Any]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.spapi_emulator_support import Running, error_of, running_emulator
+from tests.spapi_emulator_support import Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
@@ -18,17 +17,11 @@ FEEDS = "/feeds/2021-06-30"
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
+def seed_catalog(running: Running) -> None:
+    running.emulator.listings.seed_catalog([US], quantity=25)
 
 
-@pytest.fixture
-def emu(server: Running) -> Running:
-    server.fresh()
-    server.emulator.listings.seed_catalog([US], quantity=25)
-    return server
+emu_server, emu = emulator_fixtures(seed_catalog)
 
 
 def feed_document(emu: Running, messages: list[dict[str, Any]], **header: Any) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.amazon_samples import DEFAULT_SELLER_ID, OrderFactory, iso
 from sandbox.finance_ledger import FinanceLedger, build_ledger
-from tests.spapi_emulator_support import NOW, Running, error_of, running_emulator, shipped_orders
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures, error_of, shipped_orders
 
 pytestmark = pytest.mark.sockets
 
@@ -21,24 +21,22 @@ MONTH_AGO = iso(NOW - timedelta(days=30))
 US = "ATVPDKIKX0DER"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
+# Shipped orders plus a few unshipped ones, which have no money side yet.
+ORDERS = shipped_orders(24) + [
+    o.to_api() for o in OrderFactory(seed=8, start=NOW - timedelta(days=20)).orders(4, status="UNSHIPPED")
+]
 
 
 @pytest.fixture
 def orders() -> list[dict[str, Any]]:
-    return shipped_orders(24) + [
-        o.to_api() for o in OrderFactory(seed=8, start=NOW - timedelta(days=20)).orders(4, status="UNSHIPPED")
-    ]
+    return copy.deepcopy(ORDERS)
 
 
-@pytest.fixture
-def emu(server: Running, orders: list[dict[str, Any]]) -> Running:
-    server.fresh()
-    server.emulator.put_orders(orders)
-    return server
+def store_orders(running: Running) -> None:
+    running.emulator.put_orders(ORDERS)
+
+
+emu_server, emu = emulator_fixtures(store_orders)
 
 
 def ledger_for(orders: list[dict[str, Any]], **options: Any) -> FinanceLedger:

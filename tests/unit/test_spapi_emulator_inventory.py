@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sandbox.amazon_samples import CATALOG
 from sandbox.notification_samples import fba_inventory_availability_notification
-from tests.spapi_emulator_support import NOW, Running, error_of, running_emulator
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
@@ -17,15 +15,7 @@ SUMMARIES = "/fba/inventory/v1/summaries"
 MARKETPLACE = {"granularityType": "Marketplace", "granularityId": US, "marketplaceIds": US}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def stock_catalog(emu: Running, count: int, marketplace_id: str = US) -> None:

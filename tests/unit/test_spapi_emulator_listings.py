@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -10,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.spapi_emulator_support import Running, error_of, running_emulator
+from tests.spapi_emulator_support import Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
@@ -18,17 +17,11 @@ US, DE = "ATVPDKIKX0DER", "A1PA6795UKMFR9"
 SKU = "HB-BOTTLE-750-BLK"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
+def seed_catalog(running: Running) -> None:
+    running.emulator.listings.seed_catalog([US, DE], quantity=25)
 
 
-@pytest.fixture
-def emu(server: Running) -> Running:
-    server.fresh()
-    server.emulator.listings.seed_catalog([US, DE], quantity=25)
-    return server
+emu_server, emu = emulator_fixtures(seed_catalog)
 
 
 def item_path(emu: Running, sku: str = SKU, seller_id: str | None = None) -> str:

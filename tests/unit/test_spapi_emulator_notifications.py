@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from sandbox.amazon_samples import OrderFactory, order_change_notification
 from sandbox.spapi_emulator import SpApiEmulator
-from tests.spapi_emulator_support import Running, error_of, running_emulator
+from tests.spapi_emulator_support import Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
@@ -20,15 +19,7 @@ ARN = "arn:aws:sqs:us-east-1:123456789012:sp-api-notifications"
 US, UK = "ATVPDKIKX0DER", "A1F83G8C2ARO7P"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def create_destination(emu: Running, arn: str = ARN, name: str = "orders") -> httpx.Response:

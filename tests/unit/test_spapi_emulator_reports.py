@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import tracemalloc
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from sandbox.order_report import COLUMNS as ORDER_COLUMNS
 from sandbox.order_report import all_orders_lines
 from sandbox.settlement_report import COLUMNS as SETTLEMENT_COLUMNS
 from sandbox.settlement_report import settlement_lines, synthetic_settlement_lines
-from tests.spapi_emulator_support import NOW, Running, error_of, running_emulator, shipped_orders
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures, error_of, shipped_orders
 
 pytestmark = pytest.mark.sockets
 
@@ -30,15 +29,7 @@ SETTLEMENT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def create_order_report(emu: Running, days: int = 30, marketplace_id: str = US) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -10,22 +9,14 @@ import httpx
 import pytest
 
 from sandbox.amazon_samples import OrderFactory, iso
-from tests.spapi_emulator_support import NOW, Running, error_of, running_emulator
+from tests.spapi_emulator_support import NOW, Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
 US = "ATVPDKIKX0DER"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 def stored_order(emu: Running, **options: Any) -> dict[str, Any]:

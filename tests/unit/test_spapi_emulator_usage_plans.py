@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from sandbox.amazon_samples import OrderFactory
 from sandbox.http_emulator import Fault, FaultPlan
 from sandbox.spapi_emulator import DEFAULT_RATE_LIMITS, SpApiEmulator
-from tests.spapi_emulator_support import Running, error_of, running_emulator
+from tests.spapi_emulator_support import Running, emulator_fixtures, error_of
 
 pytestmark = pytest.mark.sockets
 
@@ -21,26 +19,10 @@ SUMMARIES = (
 )
 
 
-@pytest.fixture(scope="module")
-def limited_server() -> Iterator[Running]:
-    with running_emulator(enforce_rate_limits=True) as running:
-        yield running
+limited_server, limited = emulator_fixtures(name="limited", enforce_rate_limits=True)
 
 
-@pytest.fixture
-def limited(limited_server: Running) -> Running:
-    return limited_server.fresh()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: Running) -> Running:
-    return server.fresh()
+emu_server, emu = emulator_fixtures()
 
 
 @pytest.mark.parametrize(
