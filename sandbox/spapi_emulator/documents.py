@@ -23,13 +23,14 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse
 from sandbox.spapi_emulator.context import EmulatorContext
-from sandbox.spapi_emulator.params import iso
+from sandbox.spapi_emulator.errors import not_found
+from sandbox.spapi_emulator.params import bool_parameter, iso
 from sandbox.spapi_emulator.routes import Access, Route
 
 DOWNLOAD: Final = "documents.download"
@@ -101,6 +102,23 @@ class DocumentStore:
             query["response-content-encoding"] = "gzip"
         query["signature"] = self._sign(document_id, query)
         return f"{self.ctx.base_url()}{DOCUMENTS_PATH}/{document_id}?{urlencode(query)}"
+
+    def describe(
+        self, request: EmulatorRequest, id_field: str, document_id: str, what: str
+    ) -> EmulatorResponse:
+        """getReportDocument / getFeedDocument: the document id, a fresh presigned URL and, for compressed
+        documents, ``compressionAlgorithm`` (``enableContentEncodingUrlHeader=true`` adds Content-Encoding)."""
+        document = self.get(document_id)
+        if document is None:
+            raise not_found(f"{what} {document_id} was not found.")
+        encoding_header = bool(bool_parameter(request, "enableContentEncodingUrlHeader"))
+        body: dict[str, Any] = {
+            id_field: document_id,
+            "url": self.url(document_id, content_encoding_header=encoding_header),
+        }
+        if document.compression_algorithm:
+            body["compressionAlgorithm"] = document.compression_algorithm
+        return EmulatorResponse.json(200, body)
 
     def routes(self) -> list[Route]:
         template = DOCUMENTS_PATH + "/{documentId}"

@@ -22,7 +22,6 @@ from sandbox.spapi_emulator.errors import ApiError, invalid_input, not_found
 from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times, listing_parameters
 from sandbox.spapi_emulator.listings import GET_INCLUDED_DATA, ListingStore, Submission, check_patches
 from sandbox.spapi_emulator.params import (
-    bool_parameter,
     iso,
     json_body,
     require_fields,
@@ -119,17 +118,7 @@ class FeedsApi:
         )
 
     def get_feed_document(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        encoding_header = bool(bool_parameter(request, "enableContentEncodingUrlHeader"))
-        document = self._documents.get(path["feedDocumentId"])
-        if document is None:
-            raise not_found(f"Feed document {path['feedDocumentId']} was not found.")
-        body: dict[str, Any] = {
-            "feedDocumentId": document.document_id,
-            "url": self._documents.url(document.document_id, content_encoding_header=encoding_header),
-        }
-        if document.compression_algorithm:
-            body["compressionAlgorithm"] = document.compression_algorithm
-        return EmulatorResponse.json(200, body)
+        return self._documents.describe(request, "feedDocumentId", path["feedDocumentId"], "Feed document")
 
     # --- feeds --------------------------------------------------------------------------------------------
     def create_feed(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
@@ -156,11 +145,7 @@ class FeedsApi:
         return EmulatorResponse.json(200, self._render(job))
 
     def get_feeds(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        jobs, next_token = self._pager.page(request, self.queue)
-        body: dict[str, Any] = {"feeds": [self._render(job) for job in jobs]}
-        if next_token:
-            body["nextToken"] = next_token
-        return EmulatorResponse.json(200, body)
+        return EmulatorResponse.json(200, self._pager.listing(request, self.queue, "feeds", self._render))
 
     def _render(self, job: Job) -> dict[str, Any]:
         now = self._ctx.now()

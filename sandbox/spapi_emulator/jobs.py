@@ -222,6 +222,16 @@ class JobPager:
         with self._ctx.lock:
             self._pages.clear()
 
+    def listing(
+        self, request: EmulatorRequest, queue: JobQueue, key: str, render: Callable[[Job], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The getReports / getFeeds body: the page's jobs under `key`, and nextToken if more remain."""
+        jobs, next_token = self.page(request, queue)
+        body: dict[str, Any] = {key: [render(job) for job in jobs]}
+        if next_token:
+            body["nextToken"] = next_token
+        return body
+
     def page(self, request: EmulatorRequest, queue: JobQueue) -> tuple[list[Job], str | None]:
         now = self._ctx.now()
         token = only_next_token(request)

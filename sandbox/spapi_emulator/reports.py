@@ -32,7 +32,6 @@ from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times, list
 from sandbox.spapi_emulator.notifications import NotificationsApi
 from sandbox.spapi_emulator.orders import OrderStore
 from sandbox.spapi_emulator.params import (
-    bool_parameter,
     iso,
     json_body,
     parse_time,
@@ -194,11 +193,7 @@ class ReportsApi:
         return EmulatorResponse.json(200, self._render(job))
 
     def get_reports(self, request: EmulatorRequest, _: Mapping[str, str]) -> EmulatorResponse:
-        jobs, next_token = self._pager.page(request, self.queue)
-        body: dict[str, Any] = {"reports": [self._render(job) for job in jobs]}
-        if next_token:
-            body["nextToken"] = next_token
-        return EmulatorResponse.json(200, body)
+        return EmulatorResponse.json(200, self._pager.listing(request, self.queue, "reports", self._render))
 
     def cancel_report(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
         with self._ctx.lock:
@@ -212,17 +207,9 @@ class ReportsApi:
         return EmulatorResponse(200)
 
     def get_report_document(self, request: EmulatorRequest, path: Mapping[str, str]) -> EmulatorResponse:
-        encoding_header = bool(bool_parameter(request, "enableContentEncodingUrlHeader"))
-        document = self._documents.get(path["reportDocumentId"])
-        if document is None:
-            raise not_found(f"Report document {path['reportDocumentId']} was not found.")
-        body: dict[str, Any] = {
-            "reportDocumentId": document.document_id,
-            "url": self._documents.url(document.document_id, content_encoding_header=encoding_header),
-        }
-        if document.compression_algorithm:
-            body["compressionAlgorithm"] = document.compression_algorithm
-        return EmulatorResponse.json(200, body)
+        return self._documents.describe(
+            request, "reportDocumentId", path["reportDocumentId"], "Report document"
+        )
 
     # --- processing -------------------------------------------------------------------------------------
     def _complete(self, job: Job) -> None:

@@ -52,6 +52,20 @@ def seed_listings(running: Running) -> None:
 emu_server, emu = emulator_fixtures(seed_listings)
 
 
+def process_feed(emu: Running, content: bytes) -> str:
+    """Upload `content`, create a JSON_LISTINGS_FEED from it and let it finish; the feedId."""
+    document = emu.seller.post(f"{FEEDS}/documents", json={"contentType": "application/json"}).json()
+    emu.http.put(document["url"], content=content, headers={"Content-Type": "application/json"})
+    body = {
+        "feedType": "JSON_LISTINGS_FEED",
+        "marketplaceIds": [US],
+        "inputFeedDocumentId": document["feedDocumentId"],
+    }
+    feed_id: str = emu.seller.post(f"{FEEDS}/feeds", json=body).json()["feedId"]
+    emu.emulator.feeds.finish_now(feed_id)
+    return feed_id
+
+
 def item_path(emu: Running, sku: str) -> str:
     return f"/listings/2021-08-01/items/{emu.emulator.seller_id}/{sku}"
 
@@ -160,19 +174,7 @@ def test_amazons_example_feed_is_accepted_and_the_report_conforms(
     example = load_json(spapi_models_dir, "schemas/feeds/listings-feed-schema-v2.example.json")
     example["header"]["sellerId"] = emu.emulator.seller_id
     assert list(Draft7Validator(feed_schema).iter_errors(example)) == []
-    document = emu.seller.post(f"{FEEDS}/documents", json={"contentType": "application/json"}).json()
-    emu.http.put(
-        document["url"], content=json.dumps(example).encode(), headers={"Content-Type": "application/json"}
-    )
-    feed_id = emu.seller.post(
-        f"{FEEDS}/feeds",
-        json={
-            "feedType": "JSON_LISTINGS_FEED",
-            "marketplaceIds": [US],
-            "inputFeedDocumentId": document["feedDocumentId"],
-        },
-    ).json()["feedId"]
-    emu.emulator.feeds.finish_now(feed_id)
+    feed_id = process_feed(emu, json.dumps(example).encode())
 
     report = emu.emulator.feeds.report(feed_id)
 
@@ -186,17 +188,7 @@ def test_amazons_example_feed_is_accepted_and_the_report_conforms(
 
 def test_a_fatal_feeds_report_conforms_too(spapi_models_dir: Path, emu: Running) -> None:
     """The report of a feed that could not be parsed validates against the processing report schema."""
-    document = emu.seller.post(f"{FEEDS}/documents", json={"contentType": "application/json"}).json()
-    emu.http.put(document["url"], content=b"not json", headers={"Content-Type": "application/json"})
-    feed_id = emu.seller.post(
-        f"{FEEDS}/feeds",
-        json={
-            "feedType": "JSON_LISTINGS_FEED",
-            "marketplaceIds": [US],
-            "inputFeedDocumentId": document["feedDocumentId"],
-        },
-    ).json()["feedId"]
-    emu.emulator.feeds.finish_now(feed_id)
+    feed_id = process_feed(emu, b"not json")
 
     report_schema = load_json(
         spapi_models_dir, "schemas/feeds/listings-feed-processing-report-schema-v2.json"
