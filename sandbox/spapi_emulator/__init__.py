@@ -2,6 +2,22 @@
 
 Import from here: ``from sandbox.spapi_emulator import SpApiEmulator``. The names the single-module emulator
 exported stay importable from this package.
+
+| module | operations (model operationIds) | test hooks on ``SpApiEmulator`` |
+|---|---|---|
+| ``lwa`` | ``POST /auth/o2/token`` (refresh_token and client_credentials grants) | ``issue_access_token``, ``issue_grantless_token``, ``expire_access_tokens`` |
+| ``orders`` | getOrder, searchOrders (v2026-01-01) | ``put_order``, ``stale_reads``, ``orders`` |
+| ``orders_v0`` | confirmShipment | ``shipments.attempts`` / ``confirmations`` |
+| ``notifications`` | get/create/delete destinations, get/create subscriptions, by id | ``notifications.destinations`` / ``subscriptions`` / ``publish`` / ``outbox`` |
+| ``finances`` | listTransactions (2024-06-19) | ``finances.ledger_from_orders`` / ``put_ledger`` / ``release`` / ``add_late_transaction`` |
+| ``reports`` | getReports, createReport, cancelReport, getReport, getReportDocument | ``reports.finish_now`` / ``add_settlement_report`` / ``add_report_lines`` |
+| ``listings`` | getListingsItem, patchListingsItem (state in ``listing_store``) | ``listings.put`` / ``seed_catalog`` / ``quantity`` / ``price`` / ``submissions`` |
+| ``feeds`` | getFeeds, createFeed, getFeed, createFeedDocument, getFeedDocument | ``feeds.finish_now`` / ``report`` |
+| ``fba_inventory`` | getInventorySummaries | ``inventory.set_stock`` / ``availability_notification`` |
+| ``sellers`` | getMarketplaceParticipations | ``sellers.suspended_marketplaces`` |
+| ``documents`` | the presigned S3-like URLs of report and feed documents (GET, PUT) | ``documents.get`` |
+
+Usage plans of every operation are in ``usage_plans``; ``enforce_rate_limits=True`` turns them on.
 """
 
 from sandbox.spapi_emulator.context import Clock

@@ -1,8 +1,9 @@
 """``SpApiEmulator``: Login with Amazon plus the SP-API operations the product uses, on 127.0.0.1.
 
 The composition root of the package. Each API lives in its own module and contributes routes; this class
-runs the pipeline every call goes through, in Amazon's order: route -> access token (403) -> usage plan
-(429 QuotaExceeded) -> handler (its ApiError becomes an ErrorList) -> headers (``x-amzn-RequestId`` always,
+runs the pipeline every call goes through, in Amazon's order: route (404 for anything else) -> access token
+of the kind the route needs (403) -> usage plan (429 QuotaExceeded) -> query parameters the model declares
+(400 for others) -> handler (its ApiError becomes an ErrorList) -> headers (``x-amzn-RequestId`` always,
 ``x-amzn-RateLimit-Limit`` with the operation's rate except on 403). Faults (throttle, 5xx, drop, lost
 response) come from ``HttpEmulator`` before any of that. The emulator never logs: bodies carry PII and tokens.
 """
@@ -22,7 +23,8 @@ from sandbox.spapi_emulator.errors import ApiError
 from sandbox.spapi_emulator.fba_inventory import FbaInventoryApi
 from sandbox.spapi_emulator.feeds import FeedsApi
 from sandbox.spapi_emulator.finances import FinancesApi
-from sandbox.spapi_emulator.listings import ListingsApi, ListingStore
+from sandbox.spapi_emulator.listing_store import ListingStore
+from sandbox.spapi_emulator.listings import ListingsApi
 from sandbox.spapi_emulator.lwa import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -20,7 +20,8 @@ from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.documents import DocumentStore
 from sandbox.spapi_emulator.errors import ApiError, invalid_input, not_found
 from sandbox.spapi_emulator.jobs import Job, JobPager, JobQueue, job_times, listing_parameters
-from sandbox.spapi_emulator.listings import GET_INCLUDED_DATA, ListingStore, Submission, check_patches
+from sandbox.spapi_emulator.listing_rules import check_patches
+from sandbox.spapi_emulator.listing_store import GET_INCLUDED_DATA, ListingStore, Submission
 from sandbox.spapi_emulator.params import (
     iso,
     json_body,

@@ -11,7 +11,9 @@ import pytest
 from jsonschema import Draft7Validator
 
 from sandbox.spapi_emulator.feeds import FORBIDDEN_FIELDS, OPERATION_TYPES, REQUIRED_FIELDS
-from sandbox.spapi_emulator.listings import GET_INCLUDED_DATA, PATCH_INCLUDED_DATA, PATCH_OPS
+from sandbox.spapi_emulator.listing_rules import PATCH_OPS
+from sandbox.spapi_emulator.listing_store import GET_INCLUDED_DATA
+from sandbox.spapi_emulator.listings import PATCH_INCLUDED_DATA
 from tests.contract.spapi_model_checks import (
     MODELS,
     conformance_problems,
