@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-import ssl
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from http.client import HTTPConnection
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from sp_api.api import Orders
-from sp_api.auth import AccessTokenClient, access_token_client
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base.exceptions import SellingApiForbiddenException, SellingApiRequestThrottledException
 
@@ -33,10 +30,10 @@ from sandbox.amazon_samples import (
 )
 from sandbox.http_emulator import Fault, FaultPlan
 from sandbox.spapi_emulator import SpApiEmulator
+from tests.spapi_emulator_support import NOW, TLS, FakeClock, library
 
 pytestmark = pytest.mark.sockets
 
-NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 ORDERS = "/orders/2026-01-01/orders"
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = (
     "sandbox-client-id",
@@ -58,25 +55,7 @@ DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "PAYMENT": (("payment",), ()),
     "FULFILLMENT_ORDERS": (("fulfillmentOrders",), ()),
 }
-# One TLS context for every httpx client: building one per client costs ~80 ms (the emulator is plain http).
-TLS = ssl.create_default_context()
 ALWAYS_PRESENT = {"orderId", "createdTime", "lastUpdatedTime", "salesChannel", "orderItems"}
-
-
-class FakeClock:
-    """An injectable UTC clock that tests move by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.moment
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.moment += timedelta(**delta)
 
 
 @pytest.fixture(scope="module")
@@ -1025,36 +1004,11 @@ def test_request_counters_use_the_operation_names(emulator: SpApiEmulator, api: 
 # --- the real python-amazon-sp-api client ----------------------------------------------------------------
 
 
-def library_client(emulator: SpApiEmulator, client_secret: str = CLIENT_SECRET) -> Any:
-    """python-amazon-sp-api's Orders v2026-01-01 client pointed at the emulator, LWA included."""
-    token_client = type(
-        "EmulatorTokenClient",
-        (AccessTokenClient,),
-        {"scheme": "http://", "host": emulator.base_url.removeprefix("http://")},
-    )
-    client = Orders(
-        version="2026-01-01",
-        refresh_token=REFRESH_TOKEN,
-        credentials={"lwa_app_id": CLIENT_ID, "lwa_client_secret": client_secret},
-        auth_token_client_class=token_client,
-    )
-    client.endpoint = emulator.base_url
-    return client
-
-
-def close_library_client(client: Any) -> None:
-    client.close()
-    client._auth._transport.close()  # the library never closes its LWA client's connection pool
-
-
 @pytest.fixture
 def sp_client(emulator: SpApiEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    access_token_client.cache.clear()  # process-wide LWA token cache, keyed by refresh token
-    client = library_client(emulator)
-    yield client
-    close_library_client(client)
-    access_token_client.cache.clear()
+    with library(Orders, emulator, version="2026-01-01") as client:
+        yield client
 
 
 def test_python_amazon_sp_api_client_gets_and_searches_orders(
@@ -1124,14 +1078,11 @@ def test_python_amazon_sp_api_client_reports_bad_credentials(
 ) -> None:
     """Wrong LWA credentials surface as the library's AuthorizationError with the OAuth error code."""
     monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    access_token_client.cache.clear()
-    client = library_client(emulator, client_secret="not-the-secret")
-    try:
-        with pytest.raises(AuthorizationError) as raised:
-            client.get_order("111-0000000-0000000")
-    finally:
-        close_library_client(client)
-        access_token_client.cache.clear()
+    with (
+        library(Orders, emulator, version="2026-01-01", client_secret="not-the-secret") as client,
+        pytest.raises(AuthorizationError) as raised,
+    ):
+        client.get_order("111-0000000-0000000")
 
     assert raised.value.error_code == "invalid_client"
     assert raised.value.status_code == 401
