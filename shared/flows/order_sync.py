@@ -223,6 +223,34 @@ class OrderSync:
         )
         return report
 
+    def apply(self, orders: Sequence[Order], *, invocation_id: str | None = None) -> dict[str, Outcome]:
+        """Orders fetched elsewhere (the sweep's searchOrders pages, a backfill report's orders) through the same
+        staleness, claim and write rules as notifications: a sweep and a late notification never write twice.
+        Returns each order's outcome; the caller decides what a failure means for its run."""
+        report = SyncReport()
+        owner = invocation_id or uuid.uuid4().hex
+        latest: dict[str, Order] = {}
+        for order in orders:  # the same order twice in one call: its newest snapshot counts
+            if order.order_id not in latest or order.last_updated > latest[order.order_id].last_updated:
+                latest[order.order_id] = order
+        checkpoints = self._state.get_orders(latest)
+        outcomes: dict[str, Outcome] = {}
+        fetched = []
+        for order_id, order in latest.items():
+            announced = _Announced(order_id, (), checkpoints.get(order_id), owner)
+            settled = announced.settled
+            if settled is not None and settled.covers(OrderVersion.snapshot(order.last_updated, order.status)):
+                outcomes[order_id] = Done.STALE
+            else:
+                fetched.append(_Fetched(announced, order))
+        claimed = self._claim(self._plan(fetched, outcomes, report), outcomes)
+        self._write(claimed, outcomes)
+        for outcome in outcomes.values():
+            report.counts[outcome.value if isinstance(outcome, Done) else "failed"] += 1
+        with self._totals_lock:
+            self.totals.update({f"snapshot_{name}": count for name, count in report.counts.items()})
+        return outcomes
+
     def _sync(self, announced: list[_Announced], report: SyncReport) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         fresh = []

@@ -365,3 +365,26 @@ def test_running_out_of_amazon_quota_delays_messages_instead_of_dead_lettering_t
         assert totals["rescheduled"] > 0
         assert totals["abandoned"] == 0
         assert sandbox.spapi.requests.faults() == {}  # we paced ourselves: Amazon never had to throttle
+
+
+def test_orders_applied_directly_and_their_late_notifications_write_once(
+    sandbox: Sandbox, factory: OrderFactory
+) -> None:
+    """Orders a sweep fetched go through apply(): written once; applied again, nothing happens; the
+    notifications that arrive afterwards are stale and cost no Amazon call and no write."""
+    from shared.flows.order_sync import Done
+
+    orders = factory.orders(5, status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
+    for order in orders:
+        sandbox.spapi.put_order(order.to_api())
+    runtime = sandbox.runtime()
+    fetched = [runtime.orders.get_order(order.order_id) for order in orders]
+    assert set(runtime.order_sync.apply(fetched).values()) == {Done.WRITTEN}
+    assert set(runtime.order_sync.apply(fetched).values()) == {Done.UNCHANGED}  # the CRM holds this version
+    sandbox.spapi.requests.reset()
+    for order in orders:
+        sandbox.publish(order_change_notification(order))
+    sandbox.deliver()
+    assert len(crm_orders(sandbox)) == 5
+    assert sandbox.spapi.requests.total() == 0
+    assert runtime.order_sync.totals["stale"] == 5
