@@ -25,15 +25,15 @@ def amazon_notifications(
     message_actions: servicebus.ServiceBusMessageActions,
     context: func.Context,
 ) -> None:
-    """ORDER_CHANGE notifications -> Dynamics sales orders; every message completed, rescheduled (passing
-    trouble), abandoned (the flow failed on it) or dead-lettered with a reason."""
+    """Amazon notifications, routed by type (ORDER_CHANGE -> Dynamics sales orders); every message completed,
+    rescheduled (passing trouble), abandoned (the flow failed on it) or dead-lettered with a reason."""
     from functools import partial
 
     from shared.runtime import get_runtime
     from shared.servicebus.settlement import run_and_settle
 
     runtime = get_runtime()
-    flow = partial(runtime.order_sync.handle, invocation_id=context.invocation_id)
+    flow = partial(runtime.notifications.handle, invocation_id=context.invocation_id)
     rescheduling = runtime.rescheduling(runtime.settings.amazon_notifications_queue)
     run_and_settle(messages, message_actions, flow, rescheduling=rescheduling)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shared.bridge import Bridge
     from shared.dataverse.catalog import CrmCatalog
     from shared.dataverse.client import DataverseClient
+    from shared.flows.notification_router import NotificationRouter
     from shared.flows.order_sync import OrderSync
     from shared.mapping.config import MappingConfig
     from shared.servicebus.sender import NotificationSender
@@ -103,6 +104,14 @@ class Runtime:
             seller_id=self.settings.required("spapi_seller_id", needed_by="order sync")[0],
             application_id=self.settings.spapi_application_id,
         )
+
+    @cached_property
+    def notifications(self) -> NotificationRouter:
+        """The Amazon notifications queue's flow: ORDER_CHANGE (and anything unhandled) to order sync, other
+        types to their handlers."""
+        from shared.flows.notification_router import NotificationRouter
+
+        return NotificationRouter(self.order_sync, handlers={})
 
     @cached_property
     def bridge(self) -> Bridge:

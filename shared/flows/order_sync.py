@@ -239,7 +239,9 @@ class OrderSync:
         for order_id, order in latest.items():
             announced = _Announced(order_id, (), checkpoints.get(order_id), owner)
             settled = announced.settled
-            if settled is not None and settled.covers(OrderVersion.snapshot(order.last_updated, order.status)):
+            if settled is not None and settled.covers(
+                OrderVersion.snapshot(order.last_updated, order.status)
+            ):
                 outcomes[order_id] = Done.STALE
             else:
                 fetched.append(_Fetched(announced, order))

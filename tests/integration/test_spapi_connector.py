@@ -129,7 +129,9 @@ def test_throttling_follows_the_rate_header(emulator: SpApiEmulator) -> None:
     session = session_for(emulator, sleep=sleep)
     OrdersApi(session).get_order(order.order_id)
     rate = session.buckets["getOrder"].rate
-    assert rate == pytest.approx(0.5 * RATE_MARGIN)  # what the emulator advertises for getOrder, less our margin
+    assert rate == pytest.approx(
+        0.5 * RATE_MARGIN
+    )  # what the emulator advertises for getOrder, less our margin
     assert sum(sleep.waits) >= 1 / rate  # waited for a token after the throttle drained the bucket
 
 
