@@ -46,12 +46,12 @@ def test_every_order_change_status_is_understood(spapi_models_dir: Path) -> None
 
 
 def test_published_usage_plans_match_rate_limits_json(spapi_models_dir: Path) -> None:
-    """The token buckets start from the rates and bursts Amazon publishes for the two operations."""
+    """The token buckets start from the rates and bursts Amazon publishes for each operation we call (of
+    the operation's current model: getOrder exists in the deprecated v0 model too, with another plan)."""
     rows = json.loads((spapi_models_dir / "rate_limits.json").read_text("utf-8"))
-    published = {
-        row["operationId"]: (row["rate_per_second"], row["burst"])
-        for row in rows
-        if row["model"].endswith("orders_2026-01-01.json")
-    }
+    published: dict[str, set[tuple[float, int]]] = {}
+    for row in rows:
+        if not row["deprecated"]:
+            published.setdefault(row["operationId"], set()).add((row["rate_per_second"], row["burst"]))
     for operation, plan in PUBLISHED_USAGE_PLANS.items():
-        assert published[operation] == (plan.rate, plan.burst)
+        assert (plan.rate, plan.burst) in published[operation], operation
