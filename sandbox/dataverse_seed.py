@@ -1,6 +1,9 @@
 """Seed data for the Dataverse emulator: what a Dynamics org has before the first Amazon order arrives.
 
-Five transaction currencies (USD is the base currency, exchange rate 1), the "Amazon" price list in USD, the
+The sync's solution first: a publisher with the configured prefix, an unmanaged solution, the custom columns
+and the alternate keys the connector upserts by (README "What Dataverse needs"), created through the
+emulator's definition hooks with the same JSON bodies the Web API takes (POST EntityDefinitions(...)/Attributes
+and /Keys), keys built at once. Then five transaction currencies (USD is the base currency, exchange rate 1), the "Amazon" price list in USD, the
 "Default Unit" unit group with its "Primary Unit", and about twenty products whose productnumber is a seller
 SKU. Several SKUs carry characters that break naive URL and OData handling (quote, #, &, +, /, ?, %, non-ASCII):
 the connector must find those by $filter, since Dataverse cannot address such values as keys.
@@ -12,7 +15,10 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.dataverse_emulator import DataverseEmulator
 
 _NAMESPACE = uuid.UUID("8f6d2a4e-6b1c-4f3a-9d47-0c1e5b7a9e21")
 
@@ -62,6 +68,120 @@ PRODUCTS: dict[str, tuple[str, Decimal]] = {
     "CAFÉ-Ü-ß": ("Café Crème Bohnen, 1 kg", Decimal("18.90")),
 }
 PRODUCT_IDS = {sku: seed_id("product", sku) for sku in PRODUCTS}
+
+
+SOLUTION_NAME = "AmazonSellerCentralSync"
+PUBLISHER_NAME = "amazonsync"
+PUBLISHER_ID = seed_id("publisher", PUBLISHER_NAME)
+SOLUTION_ID = seed_id("solution", SOLUTION_NAME)
+
+# table -> (SchemaName without prefix, @odata.type suffix, MaxLength) of the sync's columns
+SOLUTION_COLUMNS: dict[str, list[tuple[str, str, int | None]]] = {
+    "salesorder": [
+        ("AmazonOrderId", "String", 100),
+        ("AmazonMarketplaceId", "String", 20),
+        ("AmazonFulfillmentChannel", "String", 10),
+        ("AmazonOrderStatus", "String", 40),
+        ("AmazonLastUpdatedTime", "DateTime", None),
+        ("AmazonGrandTotal", "Money", None),
+    ],
+    "salesorderdetail": [
+        ("AmazonOrderId", "String", 100),
+        ("AmazonOrderItemId", "String", 100),
+        ("AmazonSellerSku", "String", 200),
+        ("AmazonAsin", "String", 20),
+    ],
+    "contact": [("AmazonBuyerId", "String", 100)],
+    "account": [("AmazonMarketplaceId", "String", 20)],
+}
+# table -> (key SchemaName without prefix, its columns without prefix)
+SOLUTION_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "salesorder": ("AmazonOrderKey", ("amazonorderid",)),
+    "salesorderdetail": ("AmazonOrderItemKey", ("amazonorderid", "amazonorderitemid")),
+    "contact": ("AmazonBuyerKey", ("amazonbuyerid",)),
+    "account": ("AmazonMarketplaceKey", ("amazonmarketplaceid",)),
+}
+
+
+def _label(text: str) -> dict[str, Any]:
+    return {
+        "@odata.type": "Microsoft.Dynamics.CRM.Label",
+        "LocalizedLabels": [
+            {"@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", "Label": text, "LanguageCode": 1033}
+        ],
+    }
+
+
+def attribute_body(prefix: str, schema_suffix: str, kind: str, max_length: int | None) -> dict[str, Any]:
+    """A POST EntityDefinitions(LogicalName='...')/Attributes body for one of the sync's columns."""
+    body: dict[str, Any] = {
+        "@odata.type": f"Microsoft.Dynamics.CRM.{kind}AttributeMetadata",
+        "SchemaName": prefix + schema_suffix,
+        "DisplayName": _label(" ".join(_words(schema_suffix))),
+        "Description": _label("Written by the Amazon Seller Central sync."),
+        "RequiredLevel": {"Value": "None", "CanBeChanged": True},
+    }
+    if kind == "String":
+        body |= {"MaxLength": max_length, "FormatName": {"Value": "Text"}}
+    elif kind == "Money":
+        body |= {"PrecisionSource": 2}
+    elif kind == "DateTime":
+        body |= {"Format": "DateAndTime"}
+    return body
+
+
+def key_body(prefix: str, schema_suffix: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """A POST EntityDefinitions(LogicalName='...')/Keys body (EntityKeyMetadata)."""
+    return {
+        "SchemaName": prefix + schema_suffix,
+        "DisplayName": _label(" ".join(_words(schema_suffix))),
+        "KeyAttributes": [prefix + column for column in columns],
+    }
+
+
+def _words(camel: str) -> list[str]:
+    words: list[str] = []
+    for char in camel:
+        if char.isupper() and words and not words[-1].isupper():
+            words.append(char)
+        elif words:
+            words[-1] += char
+        else:
+            words.append(char)
+    return words
+
+
+def provision_solution(dataverse: DataverseEmulator, prefix: str) -> None:
+    """The sync's publisher, solution, columns and (active) keys, through the emulator's definition hooks."""
+    dataverse.seed(
+        "publishers",
+        {
+            "publisherid": PUBLISHER_ID,
+            "uniquename": PUBLISHER_NAME,
+            "friendlyname": "Amazon Seller Central sync",
+            "customizationprefix": prefix.rstrip("_"),
+            "customizationoptionvalueprefix": 10000,
+        },
+    )
+    dataverse.seed(
+        "solutions",
+        {
+            "solutionid": SOLUTION_ID,
+            "uniquename": SOLUTION_NAME,
+            "friendlyname": "Amazon Seller Central sync",
+            "version": "1.0.0.0",
+            "publisherid@odata.bind": f"/publishers({PUBLISHER_ID})",
+        },
+    )
+    for table, columns in SOLUTION_COLUMNS.items():
+        for schema_suffix, kind, max_length in columns:
+            dataverse.create_attribute(
+                table, attribute_body(prefix, schema_suffix, kind, max_length), SOLUTION_NAME
+            )
+    for table, (schema_suffix, key_columns) in SOLUTION_KEYS.items():
+        dataverse.create_key(
+            table, key_body(prefix, schema_suffix, key_columns), SOLUTION_NAME, build_now=True
+        )
 
 
 def _bind(entity_set: str, record_id: str) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 
 from . import errors
 from .payload import BIND_SUFFIX, ResolveReference
-from .schema import CLOSED_ORDER_STATES, ORDER_CANCELED, ORDER_FULFILLED, NavigationProperty
+from .schema import NavigationProperty
 from .service import Service
+from .tables.sales import CLOSED_ORDER_STATES, ORDER_CANCELED, ORDER_FULFILLED
 
 ACTION_STATES = {"CancelSalesOrder": ORDER_CANCELED, "FulfillSalesOrder": ORDER_FULFILLED}
 _ORDER_CLOSE_TYPE = "Microsoft.Dynamics.CRM.orderclose"
@@ -42,4 +43,4 @@ def close_sales_order(service: Service, action: str, body: Any, resolve: Resolve
     option = table.statuses.get(status)
     if option is None or option.state != state:
         raise errors.invalid_state_status()
-    service.save(table, {**order, "statecode": state, "statuscode": status})
+    service.update_state(table, order, {"statecode": state, "statuscode": status})

@@ -254,3 +254,76 @@ def throttled() -> DataverseError:
 
 def unexpected(status: int) -> DataverseError:
     return DataverseError(status, "0x80040216", "An unexpected error occurred.")
+
+
+# --- callers -------------------------------------------------------------------------------------------------
+def not_a_member() -> DataverseError:
+    # A valid token whose application has no application user in the org (0x80072560 NotMemberOfOrganization).
+    return DataverseError(403, "0x80072560", "The user is not a member of the organization.")
+
+
+# --- metadata (EntityDefinitions, RelationshipDefinitions) -----------------------------------------------
+# 0x80047013 DuplicateAttributeSchemaName and 0x80048403 EntityAlreadyExists are the codes clients match on
+# (the documented image-column sample tests 0x80047013); the other metadata refusals are InvalidArgument.
+def unknown_entity(logical_name: str) -> DataverseError:
+    return DataverseError(404, "0x80040217", f"Could not find entity with name '{logical_name}'.")
+
+
+def unknown_attribute(entity: str, name: str) -> DataverseError:
+    return DataverseError(
+        404, "0x80040217", f"Could not find attribute with name '{name}' on entity '{entity}'."
+    )
+
+
+def unknown_key(entity: str, name: str) -> DataverseError:
+    return DataverseError(404, "0x80040217", f"Could not find entity key '{name}' on entity '{entity}'.")
+
+
+def duplicate_attribute(entity: str, schema_name: str) -> DataverseError:
+    return DataverseError(
+        400,
+        "0x80047013",
+        f"An attribute with the schema name '{schema_name}' already exists on entity '{entity}'.",
+    )
+
+
+def duplicate_entity(schema_name: str) -> DataverseError:
+    return DataverseError(
+        400, "0x80048403", f"An entity with the schema name '{schema_name}' already exists."
+    )
+
+
+def unresolved_type(segment: str, type_name: str) -> DataverseError:
+    # The OData reader's words for an @odata.type the model does not know.
+    return _payload(
+        segment,
+        f"A type named '{type_name}' could not be resolved by the model. When a model is available, each type "
+        "name must resolve to a valid type.",
+    )
+
+
+def invalid_definition(message: str) -> DataverseError:
+    return invalid_argument(message)
+
+
+def not_supported_message(message: str, logical_name: str) -> DataverseError:
+    # Platform-managed tables (sdkmessage, sdkmessagefilter, solutioncomponent) refuse data writes.
+    return invalid_argument(f"The '{message}' method does not support entities of type '{logical_name}'.")
+
+
+def value_out_of_range(logical_name: str, column: str, low: object, high: object) -> DataverseError:
+    return DataverseError(
+        400,
+        "0x80044331",
+        f"A validation error occurred. The value of '{column}' on record of type '{logical_name}' is outside the "
+        f"valid range. Accepted range: {low} to {high}.",
+    )
+
+
+def invalid_option(logical_name: str, column: str) -> DataverseError:
+    return DataverseError(
+        400,
+        "0x80044331",
+        f"A validation error occurred. The value of '{column}' on record of type '{logical_name}' is not one of "
+        "the column's options.",
+    )

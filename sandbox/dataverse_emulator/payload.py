@@ -52,6 +52,10 @@ def parse_payload(
     for name, value in body.items():
         if name.endswith(BIND_SUFFIX):
             _bind(table, name.removesuffix(BIND_SUFFIX), value, changes, resolve, logical_names)
+            lookup = table.columns[table.navigation[name.removesuffix(BIND_SUFFIX)].column]
+            allowed = lookup.valid_for_create if operation == "create" else lookup.valid_for_update
+            if not allowed and not trusted:
+                raise errors.not_valid_for(table.logical_name, lookup.name, operation)
             continue
         if "@" in name:
             continue  # an instance or property annotation

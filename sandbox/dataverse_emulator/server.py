@@ -1,48 +1,55 @@
-"""DataverseEmulator: the Dataverse Web API (`/api/data/v9.2/`) on 127.0.0.1, on top of HttpEmulator.
+"""DataverseEmulator: the Dataverse Web API (`/api/data/v9.2/`, or v9.1 as on-premises serves it) on 127.0.0.1.
 
-Routing and HTTP semantics live here (status codes, headers, conditional requests, paging); the data
-rules live in service.py and rules.py, $batch in batch.py. Every request runs under the store's lock, so a
-change set is atomic for concurrent callers too.
+This module puts the parts together and owns what is per request: who is calling (callers.py), the request as
+one transaction, the emulated time of key index jobs, and handing the events of committed writes to the sink
+once the lock is released. Routing lives in routing.py. Every request runs under the store's lock, so a change
+set is atomic for concurrent callers too.
+
+Hooks for tests and the sandbox (all take the lock):
+    records / get_by_key / seed / load_seed            rows
+    create_table / create_attribute / create_key / create_relationship / key_status / finish_key_indexes /
+    fail_key_index                                     definitions, with the Web API's JSON bodies
+    add_user / add_application_user / add_token        callers
+    events (.sink, .delivered, .undelivered, .use_shape)
 """
 
 from __future__ import annotations
 
 import copy
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlsplit
 
-from sandbox.dataverse_seed import seed_records
+from sandbox.dataverse_seed import provision_solution, seed_records
 from sandbox.http_emulator import EmulatorRequest, EmulatorResponse, HttpEmulator
 
 from . import errors
-from .actions import ACTION_STATES, close_sales_order
-from .batch import BatchRequest as _BatchRequest
-from .batch import Transaction, encode_answers, parse_batch, run_batch, to_emulator_request
-from .keys import RecordKey, parse_key, parse_resource
-from .odata_filter import compile_filter, parse_select, sort_rows
-from .responses import (
-    error_response,
-    etag,
-    json_response,
-    no_content,
-    parse_prefer,
-    representation,
-    wants_annotations,
+from .batch import Transaction
+from .callers import (
+    INTEGRATION_USER_ID,
+    SYSTEM_CALLER,
+    SYSTEM_USER_ID,
+    Authenticator,
+    Caller,
+    RequestContext,
+    StaticTokens,
+    resolve_caller,
 )
-from .schema import Table, build_tables
+from .events import EventPipeline
+from .events import messages as event_messages
+from .metadata import Catalog, KeyIndexTiming, KeyStatus
+from .metadata.routes import MetadataRoutes
+from .responses import error_response
+from .routing import DEFAULT_PAGE_SIZE, Router
+from .schema import metadata_id
 from .service import Service
-from .store import Row, Store
-from .values import loads
+from .solutions import Solutions
+from .store import Store
+from .tables import build_tables
+from .tables.platform import COMPONENT_ATTRIBUTE, COMPONENT_ENTITY, COMPONENT_ENTITY_KEY
+from .values import new_id
 
-DEFAULT_PAGE_SIZE = 5000  # Dataverse returns at most 5000 rows per page
-_WHO_AM_I = {
-    "BusinessUnitId": "5a0f9a0e-9d5e-4b5f-8a8e-000000000001",
-    "UserId": "5a0f9a0e-9d5e-4b5f-8a8e-000000000002",
-    "OrganizationId": "5a0f9a0e-9d5e-4b5f-8a8e-000000000003",
-}
-_SKIP_TOKEN = re.compile(r'pagingcookie="offset:(\d+)"')
+ENTRA_AUTHORIZE = "https://login.microsoftonline.com/common/oauth2/authorize"
 
 
 class DataverseEmulator(HttpEmulator):
@@ -53,25 +60,65 @@ class DataverseEmulator(HttpEmulator):
         *,
         prefix: str = "new_",
         bearer_token: str | None = None,
+        authenticator: Authenticator | None = None,
+        authorization_uri: str = ENTRA_AUTHORIZE,
         api_version: str = "v9.2",
         default_page_size: int = DEFAULT_PAGE_SIZE,
+        key_index_timing: KeyIndexTiming | None = None,
     ) -> None:
+        """`prefix`: the publisher prefix load_seed() provisions the sync's columns with. Without a
+        `bearer_token` or an `authenticator`, anonymous requests act as the integration user."""
         super().__init__()
         self.prefix = prefix
-        self.bearer_token = bearer_token  # None: anonymous requests are accepted (DATAVERSE_AUTH=none)
-        self.api_version = api_version
-        self.default_page_size = default_page_size
+        self.api_version = api_version  # "v9.1" for an on-premises org
         self.service_root_path = f"/api/data/{api_version}"
-        self.tables = build_tables(prefix)
-        self.store = Store(self.tables)
+        self.authorization_uri = authorization_uri
+        tokens = {bearer_token: INTEGRATION_USER_ID} if bearer_token else {}
+        self.authenticator: Authenticator = authenticator or StaticTokens(
+            tokens, anonymous_user=None if bearer_token else INTEGRATION_USER_ID
+        )
+        self.store = Store(build_tables())
+        self.tables = self.store.tables
         self.service = Service(self.store, self.service_root_path)
+        self.catalog = Catalog(self.store, key_index_timing or KeyIndexTiming())
+        self.solutions = Solutions(self.service)
+        self.events = EventPipeline(self.service, self._organization_host)
+        self.router = Router(
+            self.service,
+            MetadataRoutes(self.catalog, self.solutions, lambda: self.service_root),
+            self._transaction,
+            lambda: self.service_root,
+            default_page_size,
+        )
+        self._install_platform_rows()
 
     @property
     def service_root(self) -> str:
         """`http://127.0.0.1:<port>/api/data/v9.2` (no trailing slash)."""
         return self.base_url + self.service_root_path
 
-    # --- inspection helpers for tests ----------------------------------------------------------------------
+    def _organization_host(self) -> str:
+        return urlsplit(self.base_url).netloc if self._server is not None else "localhost"
+
+    def _install_platform_rows(self) -> None:
+        with self.store.lock:
+            users = self.tables["systemusers"]
+            resolve = self.service.resolver(None)
+            for user_id, first, last in (
+                (SYSTEM_USER_ID, None, "SYSTEM"),
+                (INTEGRATION_USER_ID, "#", "Integration"),
+            ):
+                self.service.create(
+                    users,
+                    {"systemuserid": user_id, "firstname": first, "lastname": last},
+                    resolve,
+                    trusted=True,
+                    notify=False,
+                )
+            event_messages.install(self.service)
+            self.catalog.table_listeners.append(lambda table: event_messages.add_filters(self.service, table))
+
+    # --- rows ---------------------------------------------------------------------------------------------
     def records(self, entity_set: str) -> list[dict[str, Any]]:
         """Deep copies of every stored row of `entity_set`: columns by logical name, lookups as their target's
         id (plus the lookup's `...@Microsoft.Dynamics.CRM.lookuplogicalname` annotation)."""
@@ -80,8 +127,8 @@ class DataverseEmulator(HttpEmulator):
 
     def get_by_key(self, entity_set: str, **key: Any) -> dict[str, Any] | None:
         """The row whose columns equal `key` (primary id or any columns; text compared case-insensitively)."""
-        table = self.tables[entity_set]
         with self.store.lock:
+            table = self.tables[entity_set]
             if set(key) == {table.primary_id}:
                 row = self.store.get(entity_set, str(key[table.primary_id]))
             else:
@@ -90,60 +137,138 @@ class DataverseEmulator(HttpEmulator):
 
     def seed(self, entity_set: str, *records: Mapping[str, Any]) -> list[str]:
         """Create rows the way an administrator's import would: columns and binds are checked, but columns the
-        API refuses on create (a product's or order's statecode) may be set. Returns the new ids."""
-        table = self.tables[entity_set]
+        API refuses on create (a product's or order's statecode) may be set. Imports raise no events."""
         with self.store.lock:
+            table = self.tables[entity_set]
             resolve = self.service.resolver(None)
+            self.service.context = RequestContext(SYSTEM_CALLER)
             return [
-                str(self.service.create(table, dict(record), resolve, trusted=True)[table.primary_id])
+                str(
+                    self.service.create(table, dict(record), resolve, trusted=True, notify=False)[
+                        table.primary_id
+                    ]
+                )
                 for record in records
             ]
 
     def load_seed(self) -> None:
-        """Load sandbox/dataverse_seed.py: currencies, the Amazon price list, units and products."""
+        """The sync's solution (publisher, columns, active keys; sandbox/dataverse_seed.py), then currencies,
+        the Amazon price list, units and products."""
+        provision_solution(self, self.prefix)
         for entity_set, record in seed_records():
             self.seed(entity_set, record)
 
-    # --- HttpEmulator hooks --------------------------------------------------------------------------------
+    # --- definitions (the Web API's bodies; `solution` is what MSCRM.SolutionUniqueName would say) --------------
+    def create_table(self, body: Mapping[str, Any], solution: str | None = None) -> str:
+        with self.store.lock:
+            prefix = self.solutions.option_value_prefix(solution)
+            table = self.catalog.create_table(dict(body), prefix)
+            self.solutions.add(solution, COMPONENT_ENTITY, table.metadata_id)
+            return table.entity_set
+
+    def create_attribute(self, table: str, body: Mapping[str, Any], solution: str | None = None) -> None:
+        with self.store.lock:
+            prefix = self.solutions.option_value_prefix(solution)
+            changed, name = self.catalog.create_attribute(table, dict(body), prefix)
+            self.solutions.add(
+                solution, COMPONENT_ATTRIBUTE, metadata_id("attribute", f"{changed.logical_name}.{name}")
+            )
+
+    def create_key(
+        self, table: str, body: Mapping[str, Any], solution: str | None = None, *, build_now: bool = True
+    ) -> KeyStatus:
+        """A key whose index is built at once by default (`build_now=False`: on emulated time, like the API)."""
+        with self.store.lock:
+            key = self.catalog.create_key(table, dict(body), build_now=build_now)
+            self.solutions.add(solution, COMPONENT_ENTITY_KEY, key.metadata_id)
+            return key.status
+
+    def create_relationship(self, body: Mapping[str, Any]) -> None:
+        with self.store.lock:
+            self.catalog.create_relationship(dict(body))
+
+    def key_status(self, table: str, key: str) -> KeyStatus:
+        with self.store.lock:
+            return self.catalog.key(table, key).status
+
+    def finish_key_indexes(self) -> None:
+        with self.store.lock:
+            self.catalog.finish_key_indexes()
+
+    def fail_key_index(self, table: str, key: str) -> None:
+        """Fault injection: this key's index job ends in Failed."""
+        with self.store.lock:
+            self.catalog.fail_key_index(table, key)
+
+    # --- callers -----------------------------------------------------------------------------------------------
+    def add_user(
+        self,
+        first_name: str,
+        last_name: str,
+        *,
+        application_id: str | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        with self.store.lock:
+            body = {"systemuserid": user_id or new_id(), "firstname": first_name, "lastname": last_name}
+            if application_id is not None:
+                body["applicationid"] = application_id
+            self.service.context = RequestContext(SYSTEM_CALLER)
+            users = self.tables["systemusers"]
+            return str(
+                self.service.create(users, body, self.service.resolver(None), trusted=True, notify=False)[
+                    "systemuserid"
+                ]
+            )
+
+    def add_application_user(self, application_id: str, name: str) -> str:
+        """An application user (S2S): tokens whose appid is `application_id` act as this user."""
+        return self.add_user("#", name, application_id=application_id)
+
+    def application_user(self, application_id: str) -> str | None:
+        with self.store.lock:
+            wanted = application_id.lower()
+            return next(
+                (
+                    str(row["systemuserid"])
+                    for row in self.store.rows("systemusers")
+                    if row.get("applicationid") == wanted
+                ),
+                None,
+            )
+
+    def add_token(self, token: str, user_id: str) -> None:
+        """Bearer token -> user, for the default (static token) authenticator."""
+        if not isinstance(self.authenticator, StaticTokens):
+            raise TypeError("add_token needs the static token authenticator")
+        self.authenticator.add(token, user_id)
+
+    # --- HttpEmulator hooks -------------------------------------------------------------------------------------
     def operation_of(self, request: EmulatorRequest) -> str:
-        root = self.service_root_path + "/"
-        if not request.path.startswith(root):
-            return "unknown"
-        try:
-            resource = parse_resource(request.path[len(root) :])
-        except errors.DataverseError:
-            return "unknown"
-        if resource.name == "$batch":
-            return "batch" if request.method == "POST" else "unknown"
-        if resource.name in ACTION_STATES or resource.name == "WhoAmI":
-            return f"action:{resource.name}"
-        if resource.name not in self.tables:
-            return "unknown"
-        has_key = resource.key is not None
-        verb = {
-            ("GET", True): "retrieve",
-            ("GET", False): "query",
-            ("POST", False): "create",
-            ("PATCH", True): "update",
-            ("DELETE", True): "delete",
-        }.get((request.method, has_key))
-        return f"{verb}:{resource.name}" if verb else "unknown"
+        return self.router.operation_of(request)
 
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
-        if (
-            self.bearer_token is not None
-            and request.headers.get("authorization") != f"Bearer {self.bearer_token}"
-        ):
-            challenge = (
-                "Bearer authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize, "
-                f"resource_id={self.base_url}/"
-            )
-            return EmulatorResponse(401, b"", {"WWW-Authenticate": challenge})
         with self.store.lock:
+            self.catalog.tick()
             try:
-                return self._route(request, None)
+                caller = resolve_caller(self.authenticator, request.headers, self._user_exists)
             except errors.DataverseError as error:
                 return error_response(error)
+            if caller is None:
+                return self._challenge()
+            self.service.context = RequestContext(
+                caller, request.headers.get("mscrm.solutionuniquename") or None
+            )
+            if self._is_batch(request):
+                try:
+                    response = self.router.route(request, None)
+                except errors.DataverseError as error:
+                    response = error_response(error)
+            else:
+                response = self.router.atomic(lambda: self.router.route(request, None))
+            outgoing = self.events.take()
+        self.events.deliver(outgoing)  # after the lock: a slow Service Bus must not hold up other requests
+        return response
 
     def throttled_response(self, request: EmulatorRequest) -> EmulatorResponse:
         return error_response(errors.throttled(), {"Retry-After": str(self.faults.retry_after_seconds)})
@@ -151,224 +276,34 @@ class DataverseEmulator(HttpEmulator):
     def server_error_response(self, request: EmulatorRequest, status: int) -> EmulatorResponse:
         return error_response(errors.unexpected(status))
 
-    # --- routing -------------------------------------------------------------------------------------------
-    def _route(self, request: EmulatorRequest, content_ids: Mapping[str, str] | None) -> EmulatorResponse:
-        root = self.service_root_path + "/"
-        if not request.path.startswith(root):
-            raise errors.segment_not_found(request.path.strip("/").split("/")[0])
-        resource = parse_resource(request.path[len(root) :])
-        method = request.method
-        if resource.name == "$batch":
-            if method != "POST" or content_ids is not None:
-                raise errors.method_not_allowed(method, "$batch")
-            return self._batch(request)
-        if resource.name in ACTION_STATES:
-            if method != "POST":
-                raise errors.method_not_allowed(method, resource.name)
-            close_sales_order(self.service, resource.name, _body(request), self.service.resolver(content_ids))
-            return no_content()
-        if resource.name == "WhoAmI" and method == "GET":
-            return json_response(
-                200,
-                {
-                    "@odata.context": f"{self.service_root}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                    **_WHO_AM_I,
-                },
-            )
-        table = self.tables.get(resource.name)
-        if table is None:
-            raise errors.segment_not_found(resource.name)
-        if resource.rest:
-            raise errors.not_supported("Addressing a property or navigation path")
-        key = parse_key(table, resource.key) if resource.key is not None else None
-        if key is None:
-            if method == "GET":
-                return self._query(table, request)
-            if method == "POST":
-                return self._create(table, request, content_ids)
-        else:
-            if method == "GET":
-                return self._retrieve(table, key, request)
-            if method == "PATCH":
-                return self._upsert(table, key, request, content_ids)
-            if method == "DELETE":
-                return self._delete(table, key, request)
-        raise errors.method_not_allowed(method, resource.name)
+    # --- internals ------------------------------------------------------------------------------------------------
+    def _challenge(self) -> EmulatorResponse:
+        challenge = f"Bearer authorization_uri={self.authorization_uri}, resource_id={self.base_url}/"
+        return EmulatorResponse(401, b"", {"WWW-Authenticate": challenge})
 
-    # --- single-row operations ------------------------------------------------------------------------------
-    def _retrieve(self, table: Table, key: RecordKey, request: EmulatorRequest) -> EmulatorResponse:
-        _refuse_unsupported_options(request)
-        row = self.service.require(table, key)
-        if request.headers.get("if-none-match") == etag(row):
-            return EmulatorResponse(304, b"", {"OData-Version": "4.0"})
-        select = _select(request, table)
-        body = {"@odata.context": self._context(table, select, single=True)}
-        body |= representation(
-            table, row, select, annotations=wants_annotations(parse_prefer(request.headers))
-        )
-        return json_response(200, body)
+    def _user_exists(self, user_id: str) -> bool:
+        return self.store.get("systemusers", user_id) is not None
 
-    def _create(
-        self, table: Table, request: EmulatorRequest, content_ids: Mapping[str, str] | None
-    ) -> EmulatorResponse:
-        row = self.service.create(table, _body(request), self.service.resolver(content_ids))
-        return self._written(table, row, request, created=True, in_batch=content_ids is not None)
+    def _is_batch(self, request: EmulatorRequest) -> bool:
+        return request.path.rstrip("/").endswith("/$batch")
 
-    def _upsert(
-        self, table: Table, key: RecordKey, request: EmulatorRequest, content_ids: Mapping[str, str] | None
-    ) -> EmulatorResponse:
-        """PATCH: upsert, or create-only (If-None-Match: *), update-only (If-Match: *) or optimistic (If-Match: etag)."""
-        existing = self.service.find(table, key)
-        if_match, if_none_match = request.headers.get("if-match"), request.headers.get("if-none-match")
-        if if_none_match == "*" and existing is not None:
-            raise errors.duplicate_record()
-        if if_match is not None and existing is None:
-            raise self.service.not_found(table, key)
-        if if_match not in (None, "*") and existing is not None and if_match != etag(existing):
-            raise errors.version_mismatch()
-        resolve = self.service.resolver(content_ids)
-        in_batch = content_ids is not None
-        if existing is None:
-            row = self.service.create(table, _body(request), resolve, key=key)
-            return self._written(table, row, request, created=True, in_batch=in_batch)
-        row = self.service.update(table, existing, _body(request), resolve)
-        return self._written(table, row, request, created=False, in_batch=in_batch)
+    def _transaction(self) -> Transaction:
+        """A store transaction that also drops the events of its writes when it rolls back."""
+        marks: list[int] = []
 
-    def _delete(self, table: Table, key: RecordKey, request: EmulatorRequest) -> EmulatorResponse:
-        row = self.service.require(table, key)
-        if_match = request.headers.get("if-match")
-        if if_match not in (None, "*") and if_match != etag(row):
-            raise errors.version_mismatch()
-        self.service.delete(table, row)
-        return no_content()
+        def begin() -> None:
+            self.store.begin()
+            marks.append(self.events.mark())
 
-    def _written(
-        self, table: Table, row: Row, request: EmulatorRequest, *, created: bool, in_batch: bool
-    ) -> EmulatorResponse:
-        """204 with OData-EntityId, or with `Prefer: return=representation` 201 (created) / 200 (updated)."""
-        entity_id = f"{self.service_root}/{table.entity_set}({row[table.primary_id]})"
-        headers = {"OData-EntityId": entity_id}
-        if in_batch and created:
-            headers["Location"] = entity_id
-        preferences = parse_prefer(request.headers)
-        if preferences.get("return") != "representation":
-            return no_content(headers)
-        select = _select(request, table)
-        body = {"@odata.context": self._context(table, select, single=True)}
-        body |= representation(table, row, select, annotations=wants_annotations(preferences))
-        return json_response(
-            201 if created else 200, body, {**headers, "Preference-Applied": "return=representation"}
-        )
+        def commit() -> None:
+            self.store.commit()
+            marks.pop()
 
-    # --- queries -------------------------------------------------------------------------------------------
-    def _query(self, table: Table, request: EmulatorRequest) -> EmulatorResponse:
-        _refuse_unsupported_options(request)
-        select = _select(request, table)
-        rows: Sequence[Mapping[str, Any]] = self.store.rows(table.entity_set)
-        if (text := request.query_value("$filter")) is not None:
-            predicate = compile_filter(text, table)
-            rows = [row for row in rows if predicate(row)]
-        if (orderby := request.query_value("$orderby")) is not None:
-            rows = sort_rows(rows, orderby, table)
-        preferences = parse_prefer(request.headers)
-        applied: list[str] = []
-        body: dict[str, Any] = {"@odata.context": self._context(table, select, single=False)}
-        if request.query_value("$count") == "true":
-            body["@odata.count"] = min(len(rows), DEFAULT_PAGE_SIZE)
-        top = _top(request)
-        next_link: str | None = None
-        if top is not None:
-            rows = rows[:top]  # $top wins over odata.maxpagesize: no paging
-        else:
-            page_size = self._page_size(preferences, applied)
-            offset = _offset(request)
-            if offset + page_size < len(rows):
-                next_link = self._next_link(table, request, offset + page_size, page_size)
-            rows = rows[offset : offset + page_size]
-        annotations = wants_annotations(preferences)
-        if annotations:
-            applied.append(f'odata.include-annotations="{preferences["odata.include-annotations"]}"')
-        body["value"] = [representation(table, row, select, annotations=annotations) for row in rows]
-        if next_link is not None:
-            body["@odata.nextLink"] = next_link
-        return json_response(200, body, {"Preference-Applied": ",".join(applied)} if applied else None)
+        def rollback() -> None:
+            self.store.rollback()
+            self.events.rollback(marks.pop())
 
-    def _page_size(self, preferences: Mapping[str, str], applied: list[str]) -> int:
-        requested = preferences.get("odata.maxpagesize")
-        if requested is None:
-            return self.default_page_size
-        if not requested.isdigit() or int(requested) < 1:
-            raise errors.query_syntax("odata.maxpagesize must be a positive integer.")
-        applied.append(f"odata.maxpagesize={requested}")
-        return min(int(requested), DEFAULT_PAGE_SIZE)
-
-    def _next_link(self, table: Table, request: EmulatorRequest, offset: int, page_size: int) -> str:
-        """An absolute URL repeating the query with a `$skiptoken` paging cookie, as Dataverse builds it."""
-        params = {name: values for name, values in request.query.items() if name != "$skiptoken"}
-        page = offset // page_size + 1
-        cookie = f'<cookie pagenumber="{page}" pagingcookie="offset:{offset}" istracking="False" />'
-        params["$skiptoken"] = [cookie]
-        query = urlencode(params, doseq=True, safe="$,'()", quote_via=quote)  # keeps "$select=" readable
-        return f"{self.service_root}/{table.entity_set}?{query}"
-
-    def _context(self, table: Table, select: list[str] | None, *, single: bool) -> str:
-        columns = f"({','.join(select)})" if select else ""
-        return f"{self.service_root}/$metadata#{table.entity_set}{columns}{'/$entity' if single else ''}"
-
-    # --- $batch --------------------------------------------------------------------------------------------
-    def _batch(self, request: EmulatorRequest) -> EmulatorResponse:
-        items = parse_batch(request.headers.get("content-type", ""), request.body)
-        continue_on_error = parse_prefer(request.headers).get("odata.continue-on-error", "false") != "false"
-        transaction = Transaction(self.store.begin, self.store.commit, self.store.rollback)
-        answers, status = run_batch(items, self._batch_part, transaction, continue_on_error=continue_on_error)
-        content_type, body = encode_answers(answers)
-        headers = {"Content-Type": content_type, "OData-Version": "4.0"}
-        if continue_on_error:
-            headers["Preference-Applied"] = "odata.continue-on-error"
-        return EmulatorResponse(status, body, headers)
-
-    def _batch_part(self, part: _BatchRequest, content_ids: Mapping[str, str] | None) -> EmulatorResponse:
-        try:
-            inner = to_emulator_request(part, self.service_root_path, content_ids or {})
-            return self._route(inner, content_ids if content_ids is not None else {})
-        except errors.DataverseError as error:
-            return error_response(error)
+        return Transaction(begin, commit, rollback)
 
 
-# --- request helpers ----------------------------------------------------------------------------------------
-def _body(request: EmulatorRequest) -> Any:
-    try:
-        return loads(request.body) if request.body.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise errors.unreadable_json(request.path.rsplit("/", 1)[-1].split("(")[0]) from None
-
-
-def _select(request: EmulatorRequest, table: Table) -> list[str] | None:
-    text = request.query_value("$select")
-    return parse_select(text, table) if text else None
-
-
-def _top(request: EmulatorRequest) -> int | None:
-    text = request.query_value("$top")
-    if text is None:
-        return None
-    if not text.isdigit():
-        raise errors.query_syntax(f"Invalid value '{text}' for $top query option found.")
-    return int(text)
-
-
-def _offset(request: EmulatorRequest) -> int:
-    token = request.query_value("$skiptoken")
-    if token is None:
-        return 0
-    match = _SKIP_TOKEN.search(token)
-    if match is None:
-        raise errors.query_syntax("The $skiptoken is not one this service issued.")
-    return int(match[1])
-
-
-def _refuse_unsupported_options(request: EmulatorRequest) -> None:
-    if "$skip" in request.query:
-        raise errors.query_syntax("Skip Clause is not supported in CRM")  # Dataverse's own words
-    if "$expand" in request.query:
-        raise errors.not_supported("$expand")
+__all__ = ["Caller", "DataverseEmulator"]

@@ -2,8 +2,10 @@
 $batch change set atomic.
 
 Rows are never changed in place: every write stores a new dict. That lets the journal keep the previous
-dict as it was and roll a failed change set back in O(changes), whatever the size of the store. Alternate
-keys and order lines by order are indexed, so upserts and totals stay O(1) as a benchmark grows the store.
+dict as it was and roll a failed change set back in O(changes), whatever the size of the store. Active
+alternate keys and document lines by document are indexed, so upserts and totals stay O(1) as a benchmark
+grows the store. Tables and key indexes can be added while running (the metadata endpoints do); `tables` is
+the live schema, shared with the service and the metadata catalog.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ from typing import Any
 from .schema import ColumnType, Table
 
 Row = dict[str, Any]
-# Rows reached through a lookup often enough to index: order lines by their order.
-INDEXED_LOOKUPS = (("salesorderdetails", "salesorderid"),)
+# Rows reached through a lookup often enough to index: document lines by their document.
+INDEXED_LOOKUPS = (("salesorderdetails", "salesorderid"), ("invoicedetails", "invoiceid"))
 
 
 class Store:
-    def __init__(self, tables: Mapping[str, Table]) -> None:
+    def __init__(self, tables: dict[str, Table]) -> None:
         self.tables = tables
         self.lock = threading.RLock()  # one lock around everything; a change set runs under it
         self._rows: dict[str, dict[str, Row]] = {entity_set: {} for entity_set in tables}
         # entity set -> alternate key columns -> normalised key values -> record id
         self._keys: dict[str, dict[tuple[str, ...], dict[tuple[Any, ...], str]]] = {
-            entity_set: {key: {} for key in table.alternate_keys} for entity_set, table in tables.items()
+            entity_set: {} for entity_set in tables
         }
         # (entity set, lookup column) -> target id -> record ids
         self._children: dict[tuple[str, str], defaultdict[str, set[str]]] = {
@@ -38,6 +40,8 @@ class Store:
         self._versions = itertools.count(1_000_001)
         self._order_numbers = itertools.count(1000)
         self._journal: list[tuple[str, str, Row | None]] | None = None
+        # Organization settings the rules read (basecurrencyid: the first currency created).
+        self.organization: dict[str, Any] = {}
 
     # --- reading ---
     def get(self, entity_set: str, record_id: str) -> Row | None:
@@ -67,6 +71,39 @@ class Store:
             ),
             None,
         )
+
+    # --- schema changes ---
+    def add_table(self, table: Table) -> None:
+        self.tables[table.entity_set] = table
+        self._rows.setdefault(table.entity_set, {})
+        self._keys.setdefault(table.entity_set, {})
+
+    def replace_table(self, table: Table) -> None:
+        """Swap in a new definition of a known table (a column or an active key more)."""
+        self.tables[table.entity_set] = table
+
+    def duplicate_key_values(self, table: Table, key_columns: tuple[str, ...]) -> bool:
+        """Whether two rows share complete values for `key_columns`: a unique index cannot be built then."""
+        seen: set[tuple[Any, ...]] = set()
+        for row in self._rows[table.entity_set].values():
+            values = _complete_key(table, key_columns, row)
+            if values is None:
+                continue
+            if values in seen:
+                return True
+            seen.add(values)
+        return False
+
+    def build_key_index(self, table: Table, key_columns: tuple[str, ...]) -> None:
+        index = {
+            values: record_id
+            for record_id, row in self._rows[table.entity_set].items()
+            if (values := _complete_key(table, key_columns, row)) is not None
+        }
+        self._keys[table.entity_set][key_columns] = index
+
+    def drop_key_index(self, table: Table, key_columns: tuple[str, ...]) -> None:
+        self._keys[table.entity_set].pop(key_columns, None)
 
     # --- writing ---
     def put(self, entity_set: str, row: Row, primary_id: str) -> None:

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from . import errors
-from .schema import Column, ColumnType, Table
+from .schema import OPTION_TYPES, TEXT_TYPES, Column, ColumnType, Table
 
 # Money columns keep two decimals: the organization's default "pricing decimal precision".
 MONEY_QUANTUM = Decimal("0.01")
@@ -24,6 +24,8 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 EDM_TYPES = {
     ColumnType.STRING: "Edm.String",
+    ColumnType.MEMO: "Edm.String",
+    ColumnType.PICKLIST: "Edm.Int32",
     ColumnType.INTEGER: "Edm.Int32",
     ColumnType.BIGINT: "Edm.Int64",
     ColumnType.DECIMAL: "Edm.Decimal",
@@ -71,7 +73,7 @@ def coerce(table: Table, column: Column, value: Any) -> Any:
         return None
     kind = column.type
     wrong = errors.wrong_type(table.entity_set, column.property_name, EDM_TYPES[kind])
-    if kind is ColumnType.STRING:
+    if kind in TEXT_TYPES:
         if not isinstance(value, str):
             raise wrong
         if column.max_length is not None and len(value) > column.max_length:
@@ -81,23 +83,28 @@ def coerce(table: Table, column: Column, value: Any) -> Any:
         if not isinstance(value, bool):
             raise wrong
         return value
-    if kind in (ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.STATE, ColumnType.STATUS):
+    if kind in (ColumnType.INTEGER, ColumnType.BIGINT, *OPTION_TYPES):
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong
         if kind is not ColumnType.BIGINT and not INT32_MIN <= value <= INT32_MAX:
             raise wrong
-        return value
+        if kind is ColumnType.PICKLIST and value not in dict(column.options):
+            raise errors.invalid_option(table.logical_name, column.name)
+        return _in_range(table, column, value)
     if kind in (ColumnType.DECIMAL, ColumnType.MONEY):
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise wrong
         number = Decimal(value)
-        if kind is ColumnType.MONEY:
-            if abs(number) > MONEY_LIMIT:
-                raise errors.DataverseError(
-                    400, "0x80040317", "Supplied value exceeded the MIN/MAX value of Money Type field."
-                )
-            number = number.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
-        return number
+        if kind is ColumnType.MONEY and abs(number) > MONEY_LIMIT:
+            raise errors.DataverseError(
+                400, "0x80040317", "Supplied value exceeded the MIN/MAX value of Money Type field."
+            )
+        places = (
+            column.precision if column.precision is not None else (2 if kind is ColumnType.MONEY else None)
+        )
+        if places is not None:
+            number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        return _in_range(table, column, number)
     if kind is ColumnType.DATETIME:
         moment = parse_datetime(value) if isinstance(value, str) else None
         if moment is None:
@@ -110,7 +117,15 @@ def coerce(table: Table, column: Column, value: Any) -> Any:
     raise wrong  # lookups are written through navigation properties, never directly
 
 
-def _default(value: object) -> Any:
+def _in_range(table: Table, column: Column, value: int | Decimal) -> Any:
+    """Columns created with MinValue/MaxValue refuse values outside them."""
+    low, high = column.min_value, column.max_value
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise errors.value_out_of_range(table.logical_name, column.name, low, high)
+    return value
+
+
+def json_number(value: object) -> Any:
     if isinstance(value, Decimal):
         # Whole numbers print as integers (a quantity of 2 reads "2"); anything else as the short float form.
         return (
@@ -120,7 +135,7 @@ def _default(value: object) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, default=_default, ensure_ascii=False).encode("utf-8")
+    return json.dumps(payload, default=json_number, ensure_ascii=False).encode("utf-8")
 
 
 def loads(body: bytes) -> Any:

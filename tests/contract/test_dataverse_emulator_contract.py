@@ -4,7 +4,9 @@ Every column the emulator accepts says where it comes from. CDM columns must mat
 (type, maximum length, requirement level); state and status options must match the CDM option tables,
 statecode->statuscode correlation included. Columns from elsewhere must really be absent from the CDM
 document and accounted for: inherited from CdsStandard, an imported attribute group the document names, the
-inline address expansion, or our solution's prefixed columns.
+inline address expansion, or our solution's prefixed columns (provisioned the way the sandbox seeds them).
+Lookups and their navigation properties must follow the CDM: every lookup a CDM document defines between
+emulated tables exists, with the same targets.
 """
 
 from __future__ import annotations
@@ -16,10 +18,24 @@ from typing import Any
 
 import pytest
 
-from sandbox.dataverse_emulator import Column, ColumnType, Origin, RequiredLevel, Table, build_tables
+from sandbox.dataverse_emulator import Column, ColumnType, DataverseEmulator, Origin, RequiredLevel, Table
+from sandbox.dataverse_emulator.schema import POLYMORPHIC_TARGETS
+from sandbox.dataverse_seed import provision_solution
 
 PREFIX = "new_"
-TABLES = build_tables(PREFIX)
+
+
+def provisioned_tables(prefix: str) -> dict[str, Table]:
+    """The emulator's tables once the sync's solution is in (no server needed)."""
+    emulator = DataverseEmulator(prefix=prefix)
+    provision_solution(emulator, prefix)
+    return dict(emulator.tables)
+
+
+ALL_TABLES = provisioned_tables(PREFIX)
+TABLES = {entity_set: table for entity_set, table in ALL_TABLES.items() if table.cdm_document}
+# The CDM's User entity (applicationCommon/User.cdm.json, sourceName SystemUser) is not in the snapshot.
+CDM_ENTITIES_OUTSIDE_THE_SNAPSHOT = {"User": "systemuser"}
 # CDM data types that are text columns in Dataverse
 TEXT_TYPES = {"string", "name", "email", "addressLine", "city", "country", "postalCode", "stateOrProvince"}
 TEXT_TYPES |= {"phone", "firstName", "lastName", "fullName", "url", "tickerSymbol"}
@@ -46,6 +62,7 @@ class CdmAttribute:
     required: str | None
     max_length: int | None
     options: list[list[str]] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # lookups: the CDM entity names they reference
 
 
 @dataclass
@@ -86,7 +103,7 @@ def _read_members(members: list[Any], entity: CdmEntity) -> None:
             if "sourceName" in foreign_key and "expansion" not in guidance:
                 required, _ = _traits(foreign_key)
                 entity.attributes[foreign_key["sourceName"]] = CdmAttribute(
-                    foreign_key["sourceName"], "lookup", required, None
+                    foreign_key["sourceName"], "lookup", required, None, targets=_lookup_targets(member)
                 )
             else:
                 entity.inline_entities[member["name"]] = guidance
@@ -96,6 +113,18 @@ def _read_members(members: list[Any], entity: CdmEntity) -> None:
             required, options = _traits(member)
             name = member["sourceName"]
             entity.attributes[name] = CdmAttribute(name, kind, required, member.get("maximumLength"), options)
+
+
+def _lookup_targets(member: dict[str, Any]) -> list[str]:
+    """`"entityReference": "Currency"`, or an inline entity ("Customer") whose options name the targets."""
+    reference = member["entity"]["entityReference"]
+    if isinstance(reference, str):
+        return [reference]
+    return [
+        option["entity"]["entityReference"]
+        for option in reference.get("hasAttributes", [])
+        if "entity" in option
+    ]
 
 
 def read_cdm(path: Path) -> CdmEntity:
@@ -111,13 +140,44 @@ def read_cdm(path: Path) -> CdmEntity:
 @pytest.fixture(scope="module")
 def cdm(dataverse_cdm_dir: Path) -> dict[str, CdmEntity]:
     return {
-        entity_set: read_cdm(dataverse_cdm_dir / table.cdm_document) for entity_set, table in TABLES.items()
+        entity_set: read_cdm(dataverse_cdm_dir / str(table.cdm_document))
+        for entity_set, table in TABLES.items()
     }
+
+
+@pytest.fixture(scope="module")
+def cdm_tables(dataverse_cdm_dir: Path) -> dict[str, str]:
+    """CDM entity name -> Dataverse logical name, for every document in the snapshot."""
+    names = {
+        read_cdm(path).name: read_cdm(path).source_name.lower()
+        for path in dataverse_cdm_dir.glob("*.cdm.json")
+    }
+    return names | CDM_ENTITIES_OUTSIDE_THE_SNAPSHOT
+
+
+def _entity_sets_of(logical_names: list[str]) -> set[str]:
+    by_logical = {table.logical_name: entity_set for entity_set, table in ALL_TABLES.items()}
+    return {by_logical[name] for name in logical_names}
+
+
+def _emulated(logical_names: list[str]) -> bool:
+    return all(name in {table.logical_name for table in ALL_TABLES.values()} for name in logical_names)
 
 
 def _columns(origin: Origin) -> list[tuple[str, Column]]:
     return [
-        (entity_set, c) for entity_set, t in TABLES.items() for c in t.columns.values() if c.origin is origin
+        (entity_set, c)
+        for entity_set, t in ALL_TABLES.items()
+        for c in t.columns.values()
+        if c.origin is origin
+    ]
+
+
+def _cdm_lookups() -> list[tuple[str, Column]]:
+    return [
+        (entity_set, column)
+        for entity_set, column in _columns(Origin.CDM)
+        if column.type in (ColumnType.LOOKUP, ColumnType.CUSTOMER)
     ]
 
 
@@ -231,17 +291,67 @@ def test_alternate_keys_are_bounded_text_columns(table: Table) -> None:
             assert column.max_length
 
 
-@pytest.mark.parametrize("table", TABLES.values(), ids=lambda table: table.entity_set)
+@pytest.mark.parametrize("table", ALL_TABLES.values(), ids=lambda table: table.entity_set)
 def test_navigation_properties_set_lookups_to_their_targets(table: Table) -> None:
     """Each navigation property writes a lookup column of the table that may point at the property's target."""
     for navigation in table.navigation.values():
         column = table.columns[navigation.column]
         assert navigation.target in column.targets
-        assert navigation.target in TABLES
+        assert navigation.target in ALL_TABLES
+
+
+@pytest.mark.parametrize("table", ALL_TABLES.values(), ids=lambda table: table.entity_set)
+def test_every_lookup_has_dataverses_navigation_properties(table: Table) -> None:
+    """A lookup is bound through `<lookup>` (one target) or `<lookup>_<table>` per target, as Dataverse names them."""
+    for column in table.columns.values():
+        if column.type not in (ColumnType.LOOKUP, ColumnType.CUSTOMER):
+            continue
+        navigation = {name: nav.target for name, nav in table.navigation.items() if nav.column == column.name}
+        if len(column.targets) == 1 and not column.polymorphic:
+            assert navigation == {column.name: column.targets[0]} or column.is_custom
+        else:
+            assert navigation == {f"{column.name}_{POLYMORPHIC_TARGETS[t]}": t for t in column.targets}
+
+
+@pytest.mark.parametrize(("entity_set", "column"), _cdm_lookups(), ids=lambda v: getattr(v, "name", v))
+def test_cdm_lookups_point_where_the_cdm_says(
+    entity_set: str, column: Column, cdm: dict[str, CdmEntity], cdm_tables: dict[str, str]
+) -> None:
+    """A CDM lookup's targets are the tables its CDM attribute references, no more and no fewer."""
+    attribute = cdm[entity_set].attributes[column.name]
+    assert set(column.targets) == _entity_sets_of([cdm_tables[name] for name in attribute.targets])
+
+
+@pytest.mark.parametrize("table", TABLES.values(), ids=lambda table: table.entity_set)
+def test_cdm_lookups_between_emulated_tables_are_emulated(
+    table: Table, cdm: dict[str, CdmEntity], cdm_tables: dict[str, str]
+) -> None:
+    """Every lookup the CDM document defines whose targets are all emulated tables exists, with navigation."""
+    for attribute in cdm[table.entity_set].attributes.values():
+        targets = [cdm_tables.get(name, name) for name in attribute.targets]
+        if attribute.data_type != "lookup" or not _emulated(targets):
+            continue
+        column = table.columns.get(attribute.name)
+        assert column is not None, f"{table.entity_set}.{attribute.name} (a lookup to {targets}) is missing"
+        assert {
+            nav.target for nav in table.navigation.values() if nav.column == column.name
+        } == _entity_sets_of(targets)
+
+
+def test_contact_parent_customer_binds_to_accounts_and_contacts() -> None:
+    """contact.parentcustomerid is written through parentcustomerid_account or parentcustomerid_contact."""
+    navigation = TABLES["contacts"].navigation
+    assert navigation["parentcustomerid_account"].target == "accounts"
+    assert navigation["parentcustomerid_contact"].target == "contacts"
 
 
 def test_the_prefix_is_configurable() -> None:
     """Another publisher prefix renames every solution column and alternate key."""
-    tables = build_tables("cr5a1_")
+    tables = provisioned_tables("cr5a1_")
     assert "cr5a1_amazonorderid" in tables["salesorders"].columns
     assert tables["salesorderdetails"].alternate_keys == (("cr5a1_amazonorderid", "cr5a1_amazonorderitemid"),)
+
+
+def test_platform_columns_live_only_outside_the_cdm() -> None:
+    """Tables with a CDM document take no column from the platform reference: those are the CDM's to define."""
+    assert [(s, c.name) for s, c in _columns(Origin.PLATFORM) if ALL_TABLES[s].cdm_document] == []
