@@ -113,7 +113,9 @@ class MetadataRoutes:
             items = [item for item in items if predicate(item)]
         expanded = [self._expanded(request, self.catalog.table(item["LogicalName"]), item) for item in items]
         context = f"{self.service_root()}/$metadata#EntityDefinitions{_columns(select)}"
-        return json_response(200, {"@odata.context": context, "value": [_project(item, select) for item in expanded]})
+        return json_response(
+            200, {"@odata.context": context, "value": [_project(item, select) for item in expanded]}
+        )
 
     def _entity(self, request: EmulatorRequest, table: Table) -> EmulatorResponse:
         select = _select(request, ENTITY_PROPERTIES, "EntityMetadata")
