@@ -20,7 +20,7 @@ UNADDRESSABLE_CHARACTERS = "/<>*%&:\\?+"
 _KEY_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _BARE_LITERAL = re.compile(r"[^,\s]+")
 _INTEGER = re.compile(r"-?\d+")
-_RESOURCE = re.compile(r"^(?P<name>[A-Za-z_$][A-Za-z0-9_.]*)(?:\((?P<key>.*)\))?(?P<rest>/.*)?$", re.DOTALL)
+_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.]*")
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,38 @@ def parse_resource(encoded: str) -> Resource:
         decoded = unquote(encoded, errors="strict")
     except UnicodeDecodeError:
         raise errors.query_syntax("The request URI is not valid UTF-8 once percent-decoded.") from None
-    match = _RESOURCE.match(decoded)
-    if match is None:
+    name = _NAME.match(decoded)
+    if name is None:
         raise errors.segment_not_found(decoded.split("(", 1)[0].split("/", 1)[0])
-    return Resource(match["name"], match["key"], match["rest"])
+    position = name.end()
+    key = None
+    if position < len(decoded) and decoded[position] == "(":
+        close = _closing_parenthesis(decoded, position)
+        if close is None:
+            raise errors.segment_not_found(decoded.split("/", 1)[0])
+        key, position = decoded[position + 1 : close], close + 1
+    rest = decoded[position:] or None
+    if rest is not None and not rest.startswith("/"):
+        raise errors.segment_not_found(decoded.split("/", 1)[0])
+    return Resource(name[0], key, rest)
+
+
+def _closing_parenthesis(text: str, opening: int) -> int | None:
+    """The index of the ")" closing the "(" at `opening`; quoted literals may hold parentheses."""
+    depth, index = 0, opening
+    while index < len(text):
+        char = text[index]
+        if char == "'":
+            _, index = read_string_literal(text, index)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
 
 
 def parse_key(table: Table, text: str) -> RecordKey:

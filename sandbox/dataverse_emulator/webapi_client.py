@@ -16,7 +16,9 @@ TIMEOUT_SECONDS = 10
 
 
 class WebApiClient:
-    def __init__(self, service_root: str, *, token: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, service_root: str, *, token: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.service_root = service_root
         self.headers = {**ODATA_HEADERS, **(headers or {})}
         if token is not None:
@@ -26,24 +28,36 @@ class WebApiClient:
         return f"{self.service_root}/{path}"
 
     def request(
-        self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None, **params: str
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         return requests.request(
             method,
             self.url(path),
             json=body,
-            params=params or None,
+            params=params,
             headers={**self.headers, **(headers or {})},
             timeout=TIMEOUT_SECONDS,
         )
 
-    def get(self, path: str, *, headers: Mapping[str, str] | None = None, **params: str) -> requests.Response:
-        return self.request("GET", path, headers=headers, **params)
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> requests.Response:
+        return self.request("GET", path, params=params, headers=headers)
 
-    def post(self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None) -> requests.Response:
+    def post(
+        self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> requests.Response:
         return self.request("POST", path, body, headers=headers)
 
-    def patch(self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None) -> requests.Response:
+    def patch(
+        self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> requests.Response:
         return self.request("PATCH", path, body, headers=headers)
 
     def delete(self, path: str, *, headers: Mapping[str, str] | None = None) -> requests.Response:
@@ -59,7 +73,9 @@ def label(text: str) -> dict[str, Any]:
     """A Label with one English LocalizedLabel, as definitions are created with."""
     return {
         "@odata.type": "Microsoft.Dynamics.CRM.Label",
-        "LocalizedLabels": [{"@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", "Label": text, "LanguageCode": 1033}],
+        "LocalizedLabels": [
+            {"@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", "Label": text, "LanguageCode": 1033}
+        ],
     }
 
 
