@@ -5,6 +5,8 @@ These CDM documents extend CdmEntity and list their audit columns themselves, so
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..schema import (
     BOOLEAN,
     DATETIME,
@@ -114,7 +116,14 @@ def transactioncurrency() -> Table:
         Column("currencyname", ColumnType.STRING, SYSTEM, 100),
         Column("currencysymbol", ColumnType.STRING, SYSTEM, 10),
         # Writable: finance updates rates (the base currency's stays 1, see rules).
-        typed("exchangerate", DECIMAL, SYSTEM),
+        Column(  # ExchangeRate: precision 10, between 0.0000000001 and 100,000,000,000 (currency reference)
+            "exchangerate",
+            DECIMAL,
+            SYSTEM,
+            precision=10,
+            min_value=Decimal("0.0000000001"),
+            max_value=Decimal("100000000000"),
+        ),
         typed("currencyprecision", ColumnType.INTEGER, SYSTEM),
         *state_status(),
         *audit(Origin.CDM),
