@@ -60,6 +60,14 @@ class WebApiClient:
     ) -> requests.Response:
         return self.request("PATCH", path, body, headers=headers)
 
+    def post_batch(self, body: bytes, boundary: str) -> requests.Response:
+        return requests.post(
+            self.url("$batch"),
+            data=body,
+            headers={**self.headers, "Content-Type": f"multipart/mixed; boundary={boundary}"},
+            timeout=TIMEOUT_SECONDS,
+        )
+
     def delete(self, path: str, *, headers: Mapping[str, str] | None = None) -> requests.Response:
         return self.request("DELETE", path, headers=headers)
 
@@ -83,3 +91,28 @@ def error_of(response: requests.Response) -> tuple[int, str, str]:
     """(status, code, message) of a Dataverse error body."""
     error = response.json()["error"]
     return response.status_code, error["code"], error["message"]
+
+
+def order_close(order_id: str, status: int = -1) -> dict[str, Any]:
+    """The body of CancelSalesOrder / FulfillSalesOrder: an orderclose naming the order, and the status reason."""
+    return {
+        "OrderClose": {
+            "@odata.type": "Microsoft.Dynamics.CRM.orderclose",
+            "salesorderid@odata.bind": f"/salesorders({order_id})",
+        },
+        "Status": status,
+    }
+
+
+def batch_body(boundary: str, posts: list[tuple[str, str]], *, change_set: str | None = None) -> bytes:
+    """A $batch of POSTs (entity set, JSON body), in one change set when `change_set` names its boundary."""
+    inner = change_set or boundary
+    parts = "".join(
+        f"--{inner}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        f"POST {entity_set} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        for entity_set, body in posts
+    )
+    if change_set is None:
+        return f"{parts}--{boundary}--\r\n".encode()
+    head = f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={change_set}\r\n\r\n"
+    return f"{head}{parts}--{change_set}--\r\n--{boundary}--\r\n".encode()

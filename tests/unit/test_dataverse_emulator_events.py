@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.dataverse_emulator import INTEGRATION_USER_ID, ContextShape, DataverseEmulator, EventMessage
 from sandbox.dataverse_emulator.events.sinks import INITIATING_USER_PROPERTY, REQUEST_PROPERTY, USER_PROPERTY
-from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of
+from sandbox.dataverse_emulator.webapi_client import WebApiClient, batch_body, error_of, order_close
 from sandbox.dataverse_seed import CURRENCY_IDS, PRICE_LIST_ID, PRODUCT_IDS, SOLUTION_NAME
 
 pytestmark = pytest.mark.sockets
@@ -274,14 +274,7 @@ def test_closing_an_order_fires_its_update_steps(dv: DataverseEmulator, api: Web
     register(api, "salesorder", "Update", filteringattributes="statecode")
     order = {"name": "O", "pricelevelid@odata.bind": f"/pricelevels({PRICE_LIST_ID})"}
     order_id = api.post("salesorders", order, headers=RETURN).json()["salesorderid"]
-    close = {
-        "OrderClose": {
-            "@odata.type": "Microsoft.Dynamics.CRM.orderclose",
-            "salesorderid@odata.bind": f"/salesorders({order_id})",
-        },
-        "Status": -1,
-    }
-    assert api.post("FulfillSalesOrder", close).status_code == 204
+    assert api.post("FulfillSalesOrder", order_close(order_id)).status_code == 204
     values = pairs(target(context_of(dv.events.delivered[-1]))["Attributes"])
     assert values["statecode"]["Value"] == 3
     assert values["statuscode"]["Value"] == 100001
@@ -318,28 +311,11 @@ def test_endpoints_in_the_default_binary_format_are_not_sent(
 def test_a_rolled_back_change_set_posts_nothing(dv: DataverseEmulator, api: WebApiClient) -> None:
     """Events are sent when their writes commit: a change set that fails sends none of its writes' events."""
     register(api, "account", "Create")
-    boundary, changeset = "batch_e", "changeset_e"
-
-    def part(body: str) -> str:
-        return (
-            f"--{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-            f"POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
-        )
-
-    payload = (
-        f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
-        + part('{"name": "kept only if all succeed"}')
-        + part('{"name": "x", "nonexistent": 1}')
-        + f"--{changeset}--\r\n--{boundary}--\r\n"
-    )
-    import requests
-
-    response = requests.post(
-        api.url("$batch"),
-        data=payload.encode(),
-        headers={**api.headers, "Content-Type": f"multipart/mixed; boundary={boundary}"},
-        timeout=10,
-    )
+    posts = [
+        ("accounts", '{"name": "kept only if all succeed"}'),
+        ("accounts", '{"name": "x", "nonexistent": 1}'),
+    ]
+    response = api.post_batch(batch_body("batch_e", posts, change_set="changeset_e"), "batch_e")
     assert response.status_code == 400
     assert dv.events.delivered == []
     assert dv.records("accounts") == []

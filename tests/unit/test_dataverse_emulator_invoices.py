@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.dataverse_emulator import DataverseEmulator
-from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of
+from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of, order_close
 from sandbox.dataverse_seed import CURRENCY_IDS, PRICE_LIST_ID, PRODUCT_IDS, UNIT_ID
 
 pytestmark = pytest.mark.sockets
@@ -170,14 +170,7 @@ def test_orders_that_are_closed_for_good_cannot_be_converted(api: WebApiClient) 
     assert convert(api, order["salesorderid"]).status_code == 200
     assert error_of(convert(api, order["salesorderid"]))[:2] == (400, "0x8004022e")
     fulfilled = an_order(api)
-    close = {
-        "OrderClose": {
-            "@odata.type": "Microsoft.Dynamics.CRM.orderclose",
-            "salesorderid@odata.bind": f"/salesorders({fulfilled['salesorderid']})",
-        },
-        "Status": -1,
-    }
-    assert api.post("FulfillSalesOrder", close).status_code == 204
+    assert api.post("FulfillSalesOrder", order_close(fulfilled["salesorderid"])).status_code == 204
     assert convert(api, fulfilled["salesorderid"]).status_code == 200
 
 

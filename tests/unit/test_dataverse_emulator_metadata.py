@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from sandbox.dataverse_emulator import DataverseEmulator, KeyIndexTiming
 from sandbox.dataverse_emulator.metadata.naming import plural
-from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of, label, literal
+from sandbox.dataverse_emulator.webapi_client import WebApiClient, batch_body, error_of, label, literal
 from sandbox.dataverse_seed import CURRENCY_IDS, PRICE_LIST_ID, SOLUTION_NAME
 
 pytestmark = pytest.mark.sockets
@@ -359,19 +358,8 @@ def test_custom_tables_take_filter_batch_and_upsert_by_key(dv: DataverseEmulator
     updated = api.patch(key_url, {"new_accountname": "Main EUR"}, headers={"Prefer": "return=representation"})
     assert (created.status_code, updated.status_code) == (201, 200)
     assert created.json()["new_bankaccountid"] == updated.json()["new_bankaccountid"]
-    boundary = "batch_custom"
-    part = (
-        f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-        "POST new_bankaccounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-        '{"new_accountname": "Savings", "new_iban": "DE02120300000000202051"}\r\n'
-        f"--{boundary}--\r\n"
-    )
-    sent = requests.post(
-        api.url("$batch"),
-        data=part.encode(),
-        headers={**api.headers, "Content-Type": f"multipart/mixed; boundary={boundary}"},
-        timeout=10,
-    )
+    posts = [("new_bankaccounts", '{"new_accountname": "Savings", "new_iban": "DE02120300000000202051"}')]
+    sent = api.post_batch(batch_body("batch_custom", posts), "batch_custom")
     assert sent.status_code == 200
     assert "204 No Content" in sent.text
     names = {
