@@ -307,6 +307,26 @@ def test_endpoints_in_the_default_binary_format_are_not_sent(
     assert "messageformat 1" in undelivered.reason
 
 
+def test_webhook_endpoints_always_get_json(dv: DataverseEmulator, api: WebApiClient) -> None:
+    """A webhook endpoint (contract 8) takes synchronous steps and gets the JSON context whatever its format."""
+    webhook = {
+        "contract": 8,
+        "url": "https://hooks.contoso.com/crm",
+        "authtype": 4,
+        "authvalue": "key",
+        "messageformat": None,
+    }
+    handler = endpoint(api, **webhook)
+    body = step_body(api, handler, "Create", "account", mode=0)
+    assert api.post("sdkmessageprocessingsteps", body).status_code == 204
+    api.post("accounts", {"name": "Hooked"})
+    [message] = dv.events.delivered
+    assert (message.content_type, message.endpoint["url"]) == (
+        "application/json",
+        "https://hooks.contoso.com/crm",
+    )
+
+
 # --- commit and delivery ---------------------------------------------------------------------------------------
 def test_a_rolled_back_change_set_posts_nothing(dv: DataverseEmulator, api: WebApiClient) -> None:
     """Events are sent when their writes commit: a change set that fails sends none of its writes' events."""

@@ -23,7 +23,7 @@ from typing import Any
 from ..callers import BUSINESS_UNIT_ID, ORGANIZATION_ID
 from ..service import Service, Write
 from ..store import Row
-from ..tables.events import FORMAT_JSON, IMAGE_BOTH, IMAGE_POST, IMAGE_PRE, STEP_ENABLED
+from ..tables.events import CONTRACT_WEBHOOK, FORMAT_JSON, IMAGE_BOTH, IMAGE_POST, IMAGE_PRE, STEP_ENABLED
 from .context import ContextShape, EventFacts, Image, build, serialize
 from .sinks import (
     CONTENT_TYPES,
@@ -132,7 +132,8 @@ class EventPipeline:
     def _message(self, step: Row, write: Write) -> EventMessage | Undelivered:
         endpoint = self.service.store.get("serviceendpoints", step["eventhandler"]) or {}
         message_format = endpoint.get("messageformat")
-        if message_format != FORMAT_JSON:
+        # A webhook always receives JSON; a Service Bus endpoint gets the format it was registered with.
+        if endpoint.get("contract") != CONTRACT_WEBHOOK and message_format != FORMAT_JSON:
             return Undelivered(
                 None,
                 step["sdkmessageprocessingstepid"],

@@ -131,7 +131,10 @@ class MetadataRoutes:
             name, select_text = match["name"], match["select"]
             select = [s.strip() for s in select_text.split(",")] if select_text else None
             if name == "Attributes":
-                attributes = [self._attribute_item(table, column_name) for column_name in table.columns]
+                names = self.catalog.logical_names()
+                attributes = [
+                    self._attribute_item(table, column_name, names) for column_name in table.columns
+                ]
                 item["Attributes"] = [_project(attribute, select) for attribute in attributes]
             elif name == "Keys":
                 item["Keys"] = [
@@ -152,8 +155,11 @@ class MetadataRoutes:
         return no_content({"OData-EntityId": f"{self.service_root()}/EntityDefinitions({table.metadata_id})"})
 
     # --- attributes ---------------------------------------------------------------------------------------
-    def _attribute_item(self, table: Table, column_name: str) -> dict[str, Any]:
-        return attribute_json(table, table.columns[column_name], self.catalog.logical_names())
+    def _attribute_item(
+        self, table: Table, column_name: str, logical_names: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        names = logical_names if logical_names is not None else self.catalog.logical_names()
+        return attribute_json(table, table.columns[column_name], names)
 
     def _attributes(
         self,
@@ -178,7 +184,8 @@ class MetadataRoutes:
                 return no_content({"OData-EntityId": entity_id})
             if request.method != "GET":
                 raise errors.method_not_allowed(request.method, "Attributes")
-            items = [self._attribute_item(table, name) for name in table.columns]
+            names = self.catalog.logical_names()
+            items = [self._attribute_item(table, name, names) for name in table.columns]
             if cast is not None:
                 items = [item for item in items if item["@odata.type"] == f"#{NAMESPACE}{cast}"]
             if (text := request.query_value("$filter")) is not None:
