@@ -51,10 +51,6 @@ class Service:
     def logical_names(self) -> dict[str, str]:
         return {entity_set: table.logical_name for entity_set, table in self.tables.items()}
 
-    def table(self, entity_set: str) -> Table:
-        """The current definition of a table (definitions change when columns or keys are added)."""
-        return self.tables[entity_set]
-
     # --- lookups ---
     def find(self, table: Table, key: RecordKey) -> Row | None:
         if key.record_id is not None:

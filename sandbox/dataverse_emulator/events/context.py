@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ..callers import ZERO_GUID
 from ..payload import lookup_annotation
 from ..schema import LOOKUP_TYPES, OPTION_TYPES, ColumnType, Table
 from ..values import json_number, parse_datetime
 
 CONTRACTS = "http://schemas.microsoft.com/xrm/2011/Contracts"
-ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
 
 class ContextShape(StrEnum):

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..tables.events import AUTH_CONNECTION_STRING, CONTRACT_TOPIC
+
 CLAIMS = "http://schemas.microsoft.com/xrm/2011/Claims/"
 ORGANIZATION_PROPERTY = CLAIMS + "Organization"
 USER_PROPERTY = CLAIMS + "User"
@@ -49,7 +51,7 @@ EventSink = Callable[[EventMessage], None]
 
 def connection_string_of(endpoint: Mapping[str, Any]) -> str:
     """The Service Bus connection string a registered endpoint describes (SAS key or connection string)."""
-    if endpoint.get("authtype") == 7 and endpoint.get("authvalue"):  # Connection String
+    if endpoint.get("authtype") == AUTH_CONNECTION_STRING and endpoint.get("authvalue"):
         return str(endpoint["authvalue"])
     address = str(
         endpoint.get("namespaceaddress")
@@ -89,7 +91,7 @@ class ServiceBusSink:
         key = (connection, message.path)
         sender = self._senders.get(key)
         if sender is None:
-            is_topic = message.endpoint.get("contract") == 5
+            is_topic = message.endpoint.get("contract") == CONTRACT_TOPIC
             sender = (
                 client.get_topic_sender(message.path) if is_topic else client.get_queue_sender(message.path)
             )

@@ -33,10 +33,6 @@ def custom_logical_name(schema_name: object, kind: str) -> str:
     return schema_name.lower()
 
 
-def customization_prefix(schema_name: str) -> str:
-    return schema_name.split("_", 1)[0].lower()
-
-
 def plural(name: str) -> str:
     """English plural of a logical name, as Dataverse forms a custom table's collection name."""
     if name.endswith("y") and len(name) > 1 and name[-2] not in "aeiou":
