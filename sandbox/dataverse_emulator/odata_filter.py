@@ -18,7 +18,7 @@ from typing import Any
 
 from . import errors
 from .keys import read_string_literal
-from .schema import LOOKUP_TYPES, NUMERIC_TYPES, Column, ColumnType, Table
+from .schema import LOOKUP_TYPES, NUMERIC_TYPES, TEXT_TYPES, Column, ColumnType, Table
 from .values import EDM_TYPES, parse_datetime
 
 Row = Mapping[str, Any]
@@ -186,7 +186,7 @@ class _Parser:
         self._expect(",")
         literal = self._literal()
         self._expect(")")
-        if column.type is not ColumnType.STRING or literal.kind != "string":
+        if column.type not in TEXT_TYPES or literal.kind != "string":
             raise errors.query_syntax(f"The function '{name}' needs a string property and a string literal.")
         needle = str(literal.value).casefold()
         prop = column.name
@@ -263,7 +263,7 @@ def _compatible(column: Column, literal: _Literal) -> bool:
     if literal.kind == "null":
         return True
     kind = column.type
-    if kind is ColumnType.STRING:
+    if kind in TEXT_TYPES:
         return literal.kind == "string"
     if kind in NUMERIC_TYPES:
         return literal.kind == "number"
@@ -282,7 +282,7 @@ def _comparable(column: Column, value: Any) -> Any:
     """A value in the form comparisons use: case-folded text, Decimal numbers, aware datetimes."""
     if value is None:
         return None
-    if column.type is ColumnType.STRING and isinstance(value, str):
+    if column.type in TEXT_TYPES and isinstance(value, str):
         return value.casefold()
     if column.type in NUMERIC_TYPES and isinstance(value, int | Decimal) and not isinstance(value, bool):
         return Decimal(value)

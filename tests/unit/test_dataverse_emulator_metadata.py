@@ -251,6 +251,23 @@ def test_lookups_and_unprefixed_names_are_refused(api: WebApiClient) -> None:
     assert api.post(f"{definition('new_nothing')}/Attributes", string_column(f"{P}X")).status_code == 404
 
 
+def test_memo_and_choice_columns_can_be_filtered(api: WebApiClient) -> None:
+    """A memo column answers contains() case-insensitively and a choice column compares as a number."""
+    add_column(api, "account", {"@odata.type": CRM + "MemoAttributeMetadata", "SchemaName": f"{P}Notes"})
+    options = {"Options": [{"Value": 1, "Label": label("Open")}, {"Value": 2, "Label": label("Closed")}]}
+    add_column(
+        api,
+        "account",
+        {"@odata.type": CRM + "PicklistAttributeMetadata", "SchemaName": f"{P}Stage", "OptionSet": options},
+    )
+    api.post("accounts", {"name": "A", f"{P}notes": "Paid by Wire transfer", f"{P}stage": 2})
+    api.post("accounts", {"name": "B", f"{P}notes": "card", f"{P}stage": 1})
+    found = api.get(
+        "accounts", {"$filter": f"contains({P}notes,'wire') and {P}stage eq 2", "$select": "name"}
+    )
+    assert [row["name"] for row in found.json()["value"]] == ["A"]
+
+
 def test_number_columns_keep_their_range_and_precision(api: WebApiClient) -> None:
     """A Decimal column rounds to its precision and refuses values outside MinValue..MaxValue."""
     add_column(
