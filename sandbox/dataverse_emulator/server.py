@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from sandbox.dataverse_seed import provision_solution, seed_records
@@ -29,10 +29,12 @@ from .callers import (
     INTEGRATION_USER_ID,
     SYSTEM_CALLER,
     SYSTEM_USER_ID,
+    AdfsTokens,
     Authenticator,
     Caller,
     RequestContext,
     StaticTokens,
+    TokenValidator,
     resolve_caller,
 )
 from .events import EventPipeline
@@ -50,6 +52,13 @@ from .tables.platform import COMPONENT_ATTRIBUTE, COMPONENT_ENTITY, COMPONENT_EN
 from .values import new_id
 
 ENTRA_AUTHORIZE = "https://login.microsoftonline.com/common/oauth2/authorize"
+
+
+class FederationService(TokenValidator, Protocol):
+    """What on_premises() needs of an AD FS (sandbox.adfs_emulator.AdfsEmulator): its URL and token checks."""
+
+    @property
+    def base_url(self) -> str: ...
 
 
 class DataverseEmulator(HttpEmulator):
@@ -91,6 +100,16 @@ class DataverseEmulator(HttpEmulator):
             default_page_size,
         )
         self._install_platform_rows()
+
+    @classmethod
+    def on_premises(cls, adfs: FederationService, resource: str, **options: Any) -> DataverseEmulator:
+        """An on-premises org: the v9.1 Web API, callers authenticated by tokens `adfs` issues for `resource`
+        (the org URL its relying party trust names), acting as the application user of the token's appid."""
+        emulator = cls(
+            api_version="v9.1", authorization_uri=f"{adfs.base_url}/adfs/oauth2/authorize", **options
+        )
+        emulator.authenticator = AdfsTokens(adfs, resource, emulator.application_user)
+        return emulator
 
     @property
     def service_root(self) -> str:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from sandbox.adfs_emulator import AdfsEmulator
-from sandbox.dataverse_emulator import AdfsTokens, DataverseEmulator
+from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of
 
 pytestmark = pytest.mark.sockets
@@ -42,14 +42,7 @@ def adfs(clock: Clock) -> Iterator[AdfsEmulator]:
 
 @pytest.fixture
 def onprem(adfs: AdfsEmulator) -> Iterator[DataverseEmulator]:
-    holder: dict[str, DataverseEmulator] = {}
-    authenticator = AdfsTokens(adfs, RESOURCE, lambda app_id: holder["dv"].application_user(app_id))
-    with DataverseEmulator(
-        api_version="v9.1",
-        authenticator=authenticator,
-        authorization_uri=f"{adfs.base_url}/adfs/oauth2/authorize",
-    ) as emulator:
-        holder["dv"] = emulator
+    with DataverseEmulator.on_premises(adfs, RESOURCE) as emulator:
         emulator.load_seed()
         yield emulator
 
