@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -28,9 +29,48 @@ def sandbox(azurite, sandbox_options: SandboxOptions) -> Iterator[Sandbox]:
         yield running
 
 
+SEED_VARIABLE = "ORDER_FACTORY_SEED"
+SEED_PROPERTY = "order_factory_seed"
+SEED_SECTION = "order factory seed"
+
+
 @pytest.fixture
-def factory() -> OrderFactory:
-    return OrderFactory(seed=random.randint(0, 10**6))
+def factory(request: pytest.FixtureRequest) -> OrderFactory:
+    """An order factory on a random seed, so every run tries other orders.
+
+    The seed is recorded with the test (user property `order_factory_seed`, also in JUnit XML) and a failing
+    test's report shows it in an "order factory seed" section. Set ORDER_FACTORY_SEED to an integer to run
+    with that seed instead, e.g. `ORDER_FACTORY_SEED=123 ./dev test tests/e2e/test_order_sync.py -k lines`.
+    """
+    seed = factory_seed()
+    request.node.user_properties.append((SEED_PROPERTY, seed))
+    return OrderFactory(seed=seed)
+
+
+def factory_seed() -> int:
+    """ORDER_FACTORY_SEED when set, otherwise a fresh random seed."""
+    forced = os.environ.get(SEED_VARIABLE, "").strip()
+    if not forced:
+        return random.randint(0, 10**6)
+    try:
+        return int(forced)
+    except ValueError:
+        pytest.fail(f"{SEED_VARIABLE} must be an integer, not {forced!r}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that used `factory` says which seed to set to reproduce it."""
+    report = yield
+    seeds = [value for name, value in item.user_properties if name == SEED_PROPERTY]
+    if report.failed and seeds:
+        rerun = f"{SEED_VARIABLE}={seeds[0]} ./dev test {item.nodeid}"
+        report.sections.append(
+            (SEED_SECTION, f"seed {seeds[0]}; to run it again with the same orders: {rerun}")
+        )
+    return report
 
 
 def lifecycle(order: SampleOrder, *steps: str) -> list[SampleOrder]:
