@@ -240,6 +240,11 @@ class FakeStateStore:
         self._call("release")
         return _one(self._save(replace(claimed, pending=None), create=False))
 
+    def expire_claim(self, claimed: OrderCheckpoint) -> OrderCheckpoint:
+        self._call("expire_claim")
+        assert claimed.pending is not None
+        return _one(self._save(replace(claimed, pending=replace(claimed.pending, since=None)), create=False))
+
     def _claim(self, claim: Claim) -> OrderCheckpoint | ConcurrentUpdate:
         base = claim.current or OrderCheckpoint(order_id=claim.order_id)
         pending = PendingWrite(claim.content_hash, claim.owner, self._clock())

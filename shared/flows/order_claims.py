@@ -105,11 +105,11 @@ class ClaimDesk:
         return outcomes
 
     def _wait_and_claim(self, request: ClaimRequest) -> ClaimOutcome:
-        deadline = time.monotonic() + CONTENTION_WAIT_SECONDS
+        deadline = self._clock() + timedelta(seconds=CONTENTION_WAIT_SECONDS)
         checkpoint = self._state.get_order(request.order_id)
         while True:
             if self._held_by_other(checkpoint, request.owner):
-                if time.monotonic() >= deadline:
+                if self._clock() >= deadline:
                     return ConcurrentUpdate(
                         f"order {request.order_id} is being written by another invocation",
                         retry_after=PENDING_LEASE.total_seconds(),
@@ -125,7 +125,7 @@ class ClaimDesk:
                     checkpoint, request.order_id, content_hash=request.content_hash, owner=request.owner
                 )
             except ConcurrentUpdate as exc:
-                if time.monotonic() >= deadline:
+                if self._clock() >= deadline:
                     return exc
                 checkpoint = self._state.get_order(request.order_id)
                 continue

@@ -455,7 +455,7 @@ class OrderSync:
         for item, result in zip(claimed, self._writer.write(jobs), strict=True):
             if isinstance(result, SyncError):
                 outcomes[item.announced.order_id] = result
-                self._release_if_permanent(item, result)
+                self._give_up_claim(item, result)
             else:
                 written.append((item, result))
         self._commit(written, outcomes)
@@ -491,14 +491,18 @@ class OrderSync:
             else:
                 outcomes[item.announced.order_id] = Done.WRITTEN
 
-    def _release_if_permanent(self, item: _Claimed, error: SyncError) -> None:
-        """A permanent failure will not be retried: give up the claim so no repair is attempted for it."""
-        if error.transient:
-            return
+    def _give_up_claim(self, item: _Claimed, error: SyncError) -> None:
+        """After a failed write this invocation is done with the order. A permanent failure will not be
+        retried: release the claim, so no repair is attempted. A passing one will, by a rescheduled copy in
+        another invocation: end the claim's lease so the copy repairs at once instead of waiting for us.
+        If this write fails too, the lease runs out on its own."""
         try:
-            self._state.release(item.claim.claimed)
+            if error.transient:
+                self._state.expire_claim(item.claim.claimed)
+            else:
+                self._state.release(item.claim.claimed)
         except SyncError:
-            log.warning("Order %s: could not release the checkpoint claim", item.announced.order_id)
+            log.warning("Order %s: could not give up the checkpoint claim", item.announced.order_id)
 
     # --- settling ---------------------------------------------------------------------------------
     def _settle(self, item: _Announced, outcome: Outcome, report: SyncReport) -> None:

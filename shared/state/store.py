@@ -253,6 +253,16 @@ class StateStore:
             [(replace(claimed, applied=applied, pending=None), False) for claimed, applied in commits]
         )
 
+    def expire_claim(self, claimed: OrderCheckpoint) -> OrderCheckpoint:
+        """Keep the claim pending (the CRM may be half-written, so the next attempt repairs) but end its
+        lease now: whoever tries next repairs at once instead of waiting for an owner that has given up."""
+        assert claimed.pending is not None
+        return _one(
+            self._save_all([(replace(claimed, pending=replace(claimed.pending, since=None)), False)])[
+                claimed.order_id
+            ]
+        )
+
     def release(self, claimed: OrderCheckpoint) -> OrderCheckpoint:
         """Give up a claim after a permanent failure, so no repair is attempted for it."""
         return _one(self._save_all([(replace(claimed, pending=None), False)])[claimed.order_id])

@@ -746,12 +746,6 @@ def test_an_order_closed_by_hand_in_dynamics_is_left_alone(rig: Rig) -> None:
     assert checkpoint.applied.crm_state == CrmState(2, 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ClaimDesk measures its contention wait with time.monotonic(), not the clock it was given: with an "
-    "injected sleep the wait busy-polls get_order for 5 real seconds, and a clock that advances while "
-    "sleeping sees the other invocation's lease (60 s) run out first and takes the claim over",
-)
 def test_waiting_for_another_invocation_ends_after_the_contention_wait_on_the_injected_clock(
     rig: Rig,
 ) -> None:
@@ -766,13 +760,6 @@ def test_waiting_for_another_invocation_ends_after_the_contention_wait_on_the_in
     assert rig.crm.written == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a transient failure after claiming (Dataverse 429/503, Table Storage on commit) leaves the claim "
-    "pending, owned by the invocation, and reschedules the message with the dependency's wait (here 30 s), "
-    "shorter than the claim's 60 s lease: the copy comes back in another invocation, finds the claim live, "
-    "sleeps up to CONTENTION_WAIT_SECONDS for it (one order after the other) and is rescheduled once more",
-)
 def test_the_copy_of_a_message_whose_write_was_throttled_does_not_wait_for_its_own_claim(rig: Rig) -> None:
     """Dataverse throttles the write (the claim stays for a repair); the rescheduled copy, arriving when the
     settlement glue schedules it, repairs the order without sleeping on the claim its first attempt left."""
