@@ -107,7 +107,9 @@ class OrdersApi:
                 # Why this matters: a token older than 24 h (or one Amazon no longer knows) is a 400; the
                 # caller starts its window again instead of treating the whole search as broken.
                 raise PaginationTokenRefused(
-                    "searchOrders refused the pagination token (expired or unknown)", status=400, code=exc.code
+                    "searchOrders refused the pagination token (expired or unknown)",
+                    status=400,
+                    code=exc.code,
                 ) from None
             raise
         payload = response.payload or {}

@@ -19,6 +19,7 @@ reader can take its time: the URL only has to live for the download itself.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import threading
@@ -142,8 +143,9 @@ class ReportsApi:
         if created_since is not None:
             params["createdSince"] = _iso(created_since)
         while True:
-            page = dict(params)
-            response = self._session.call("getReports", REPORTS, lambda client: client.get_reports(**page))
+            response = self._session.call(
+                "getReports", REPORTS, functools.partial(_get_reports, params=dict(params))
+            )
             for raw in (response.payload or {}).get("reports") or []:
                 if isinstance(raw, dict):
                     yield _report(raw)
@@ -178,7 +180,7 @@ class ReportsApi:
         while True:
             try:
                 return call_with_retries(
-                    lambda: self._fetch(document, file),
+                    functools.partial(self._fetch, document, file),
                     policy=self._session.retry,
                     retryable=is_transient,
                     sleep=self._sleep,
@@ -207,11 +209,13 @@ class ReportsApi:
                     raise _UrlRefused()
                 if response.status_code >= 500 or response.status_code == 429:
                     raise SpApiTransientError(
-                        f"report document download answered {response.status_code}", status=response.status_code
+                        f"report document download answered {response.status_code}",
+                        status=response.status_code,
                     )
                 if response.status_code >= 400:
                     raise SpApiPermanentError(
-                        f"report document download answered {response.status_code}", status=response.status_code
+                        f"report document download answered {response.status_code}",
+                        status=response.status_code,
                     )
                 for chunk in response.iter_raw(_CHUNK):
                     if gunzip is None:
@@ -286,7 +290,9 @@ class ReportFinished:
 def parse_report_finished(envelope: NotificationEnvelope) -> ReportFinished:
     payload = envelope.payload.get("reportProcessingFinishedNotification")
     if not isinstance(payload, dict):
-        raise MalformedNotification("REPORT_PROCESSING_FINISHED payload has no reportProcessingFinishedNotification")
+        raise MalformedNotification(
+            "REPORT_PROCESSING_FINISHED payload has no reportProcessingFinishedNotification"
+        )
     try:
         finished = _Finished.model_validate(payload)
     except ValidationError as exc:
@@ -299,6 +305,10 @@ def parse_report_finished(envelope: NotificationEnvelope) -> ReportFinished:
         finished.report_id, finished.report_type, finished.processing_status, finished.report_document_id
     )
     return ReportFinished(finished.seller_id, report)
+
+
+def _get_reports(client: Any, *, params: dict[str, Any]) -> Any:
+    return client.get_reports(**params)
 
 
 def _report(raw: Mapping[str, Any]) -> Report:

@@ -170,7 +170,9 @@ class ProgressStore:
         self._ensure_table()
         with _storage("progress listing"):
             entities = list(
-                self._table.query_entities("PartitionKey eq @pk", parameters={"pk": _progress_partition(kind)})
+                self._table.query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": _progress_partition(kind)}
+                )
             )
         return [_progress_row(kind, entity) for entity in entities]
 
