@@ -98,7 +98,9 @@ def assert_landed_once(sandbox: Sandbox, finals: dict[str, SampleOrder]) -> Land
     assert set(orders) == set(finals)
     lines = 0
     for order_id, final in finals.items():
-        assert (orders[order_id]["statecode"], orders[order_id]["statuscode"]) == STATE[final.status], order_id
+        assert (orders[order_id]["statecode"], orders[order_id]["statuscode"]) == STATE[final.status], (
+            order_id
+        )
         found = crm_lines(sandbox, order_id)
         assert sorted(line["new_amazonorderitemid"] for line in found) == sorted(
             item.order_item_id for item in final.items

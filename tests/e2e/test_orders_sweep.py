@@ -109,7 +109,9 @@ def test_a_crash_between_applying_a_page_and_moving_the_watermark_is_repaired_wi
     assert watermark(runtime).position > before
 
 
-def test_a_run_out_of_time_hands_its_page_token_to_the_next_run(sandbox: Sandbox, factory: OrderFactory) -> None:
+def test_a_run_out_of_time_hands_its_page_token_to_the_next_run(
+    sandbox: Sandbox, factory: OrderFactory
+) -> None:
     """250 orders are three pages; the first run's budget holds one page: it stops and saves the window and
     the page token; the next run sends that token, reads only the two remaining pages, and finishes."""
     lifecycles = recent_lifecycles(factory, 250, start=hours_ago(3), spacing=timedelta(seconds=5))
@@ -137,7 +139,9 @@ def test_a_run_out_of_time_hands_its_page_token_to_the_next_run(sandbox: Sandbox
     assert watermark(runtime).position == saved.window.end
 
 
-def test_the_sweep_leaves_half_of_the_search_quota_to_order_sync(sandbox: Sandbox, factory: OrderFactory) -> None:
+def test_the_sweep_leaves_half_of_the_search_quota_to_order_sync(
+    sandbox: Sandbox, factory: OrderFactory
+) -> None:
     """With 11 searchOrders tokens left the sweep reads one page and stops: the reserve of 10 is order sync's;
     it never waits for a token."""
     lifecycles = recent_lifecycles(factory, 250, start=hours_ago(3), spacing=timedelta(seconds=5))
