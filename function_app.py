@@ -55,7 +55,9 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
     runtime.bridge.run().raise_for_failures()
 
 
-@app.timer_trigger(schedule="%ORDERS_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+@app.timer_trigger(
+    schedule="%ORDERS_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
 def orders_sweep(timer: func.TimerRequest) -> None:
     """The safety net under notifications: orders Amazon changed since the last sweep (searchOrders), applied
     through order sync; then steps of running backfill jobs, within ORDERS_SWEEP_MAX_SECONDS."""

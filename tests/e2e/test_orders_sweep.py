@@ -132,7 +132,8 @@ def test_a_run_out_of_time_hands_its_page_token_to_the_next_run(
     second = sweep_of(runtime, monotonic=clock).run()
 
     assert (first.stop, first.pages) == (Stop.TIME, 1)
-    assert saved.window is not None and saved.window.cursor
+    assert saved.window is not None
+    assert saved.window.cursor
     assert (second.stop, second.pages) == (Stop.FINISHED, 2)
     assert second.counts["orders_read"] == 150
     assert_landed_once(sandbox, finals)

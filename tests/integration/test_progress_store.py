@@ -30,7 +30,8 @@ def test_a_watermark_and_its_window_survive_a_round_trip(progress: ProgressStore
     window = Window(MOMENT - timedelta(hours=1), MOMENT, "token-1", MOMENT)
     saved = progress.save(Watermark(ProgressRow("sweep", "s"), MOMENT - timedelta(hours=2), window).to_row())
     read = progress.read("sweep", "s")
-    assert read is not None and read.etag == saved.etag
+    assert read is not None
+    assert read.etag == saved.etag
     again = Watermark.of(read)
     assert (again.position, again.window) == (MOMENT - timedelta(hours=2), window)
 
@@ -44,14 +45,16 @@ def test_two_runs_moving_one_row_cannot_both_win(progress: ProgressStore) -> Non
     with pytest.raises(ConcurrentUpdate):
         progress.save(first.with_fields(Step=3))
     read = progress.read("jobs", "j1")
-    assert read is not None and read.fields["Step"] == 2
+    assert read is not None
+    assert read.fields["Step"] == 2
 
 
 def test_with_fields_none_removes_a_column(progress: ProgressStore) -> None:
     row = progress.save(ProgressRow("jobs", "j2", {"Cursor": "abc", "Step": 1}))
     progress.save(row.with_fields(Cursor=None))
     read = progress.read("jobs", "j2")
-    assert read is not None and "Cursor" not in read.fields
+    assert read is not None
+    assert "Cursor" not in read.fields
     assert [row.name for row in progress.read_all("jobs")] == ["j2"]
 
 

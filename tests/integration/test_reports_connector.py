@@ -52,7 +52,8 @@ def _report_with_orders(emulator: SpApiEmulator, count: int, *, compress: bool) 
 
 def _document_id(emulator: SpApiEmulator, report_id: str) -> str:
     job = emulator.reports.queue.get(report_id)
-    assert job is not None and job.document_id is not None
+    assert job is not None
+    assert job.document_id is not None
     return job.document_id
 
 

@@ -54,7 +54,8 @@ def test_each_order_of_the_report_becomes_one_canonical_order_with_a_line_per_ro
         for line, item in zip(order.lines, sample.items, strict=True):
             assert line.seller_sku == item.product.seller_sku
             assert line.quantity == item.quantity
-            assert line.unit_price is not None and line.unit_price.amount == item.unit_price
+            assert line.unit_price is not None
+            assert line.unit_price.amount == item.unit_price
             assert line.quantity_shipped == item.quantity
 
 
