@@ -88,7 +88,7 @@ def test_a_crash_between_applying_a_page_and_moving_the_watermark_is_repaired_wi
     before = watermark(runtime).position
     original_save = ProgressStore.save
 
-    def crash(self: ProgressStore, row):  # type: ignore[no-untyped-def]
+    def crash(self: ProgressStore, row):
         raise RuntimeError("worker process killed")
 
     monkeypatch.setattr(ProgressStore, "save", crash)
@@ -121,11 +121,11 @@ def test_a_run_out_of_time_hands_its_page_token_to_the_next_run(
     clock = SteppedClock()
     search_page = runtime.orders.search_page
 
-    def slow_page(**arguments):  # type: ignore[no-untyped-def]
+    def slow_page(**arguments):
         clock.now += 10.0  # each page "takes" 10 s
         return search_page(**arguments)
 
-    runtime.orders.search_page = slow_page  # type: ignore[method-assign]
+    runtime.orders.search_page = slow_page
 
     first = sweep_of(runtime, max_seconds=20.0, monotonic=clock).run()
     saved = watermark(runtime)

@@ -100,9 +100,8 @@ def test_an_expired_document_url_is_asked_for_again(emulator: SpApiEmulator) -> 
 def test_a_url_refused_again_and_again_is_a_permanent_error(emulator: SpApiEmulator) -> None:
     """Three URLs refused in a row: no endless loop, a permanent error that names the document."""
     report_id, _ = _report_with_orders(emulator, 2, compress=False)
-    emulator.documents.url = lambda document_id, **options: (
-        f"{emulator.base_url}/_documents/{document_id}?expires=1&signature=x"
-    )  # type: ignore[method-assign]
+    refused = f"{emulator.base_url}/_documents/{{}}?expires=1&signature=x"
+    emulator.documents.url = lambda document_id, **options: refused.format(document_id)  # type: ignore[method-assign]
     reports = ReportsApi(session_for(emulator))
     with pytest.raises(DocumentUrlRefused), reports.open_document(_document_id(emulator, report_id)):
         pass

@@ -21,7 +21,7 @@ US = "ATVPDKIKX0DER"
 
 
 def _orders(count: int, **options: object) -> list[SampleOrder]:
-    return OrderFactory(seed=41).orders(count, marketplace_id=US, **options)  # type: ignore[arg-type]
+    return OrderFactory(seed=41).orders(count, marketplace_id=US, **options)
 
 
 def _lines(orders: list[SampleOrder]) -> list[str]:
