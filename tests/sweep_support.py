@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sandbox.amazon_samples import OrderFactory, SampleOrder
 from sandbox.harness import Sandbox
+from shared.amazon.order_report import LINE_ID_PREFIX
 from shared.flows.order_search import SearchWalk
 from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME, OrdersSweep, SweepOptions
 from shared.runtime import Runtime
@@ -102,9 +103,13 @@ def assert_landed_once(sandbox: Sandbox, finals: dict[str, SampleOrder]) -> Land
             order_id
         )
         found = crm_lines(sandbox, order_id)
-        assert sorted(line["new_amazonorderitemid"] for line in found) == sorted(
-            item.order_item_id for item in final.items
+        assert sorted(line["new_amazonsellersku"] for line in found) == sorted(
+            item.product.seller_sku for item in final.items
         )
+        ids = {line["new_amazonorderitemid"] for line in found}
+        # Amazon's item ids (from the Orders API), or the report's own line ids: never both in one order.
+        from_report = {f"{LINE_ID_PREFIX}{n}" for n in range(1, len(final.items) + 1)}
+        assert ids in ({item.order_item_id for item in final.items}, from_report), order_id
         lines += len(found)
     return Landed(len(orders), lines)
 
