@@ -139,7 +139,7 @@ def test_without_the_notification_the_timer_polls_the_report_and_a_crash_resumes
     original_apply = runtime.order_pages.apply
     chunks: list[int] = []
 
-    def crash_on_second_chunk(found, *, source, owner=None):  # type: ignore[no-untyped-def]
+    def crash_on_second_chunk(found, *, source, owner=None):
         chunks.append(len(found))
         if len(chunks) == 3:  # chunk 1's report orders, chunk 1's getOrder ones (none), then chunk 2
             raise RuntimeError("worker process killed")
