@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sandbox.amazon_samples import OrderFactory, SampleOrder
 from sandbox.harness import Sandbox
+from sandbox.spapi_emulator import SpApiEmulator
 from shared.amazon.order_report import LINE_ID_PREFIX
 from shared.flows.order_search import SearchWalk
 from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME, OrdersSweep, SweepOptions
@@ -120,3 +121,23 @@ def hours_ago(hours: float) -> datetime:
 
 def flatten(lifecycles: list[list[SampleOrder]]) -> list[SampleOrder]:
     return list(itertools.chain.from_iterable(lifecycles))
+
+
+def expire_first_document_url(emulator: SpApiEmulator) -> None:
+    """The first document URL the emulator hands out was issued six minutes ago (S3 refuses it: expired)."""
+    documents = emulator.documents
+    issue = documents.url
+    issued: list[str] = []
+
+    def expired_first(document_id: str, **options: bool) -> str:
+        if issued:
+            return issue(document_id, **options)
+        real_clock = documents.ctx.clock
+        documents.ctx.clock = lambda: real_clock() - timedelta(minutes=6)
+        try:
+            issued.append(issue(document_id, **options))
+        finally:
+            documents.ctx.clock = real_clock
+        return issued[-1]
+
+    documents.url = expired_first  # type: ignore[method-assign]

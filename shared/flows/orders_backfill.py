@@ -23,6 +23,7 @@ that could not be read) is fetched with getOrder, within a share of its quota (a
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -229,6 +230,12 @@ class OrdersBackfill:
         self._options = options
         self._clock = clock
         self._monotonic = monotonic
+
+    def with_options(self, options: BackfillOptions) -> OrdersBackfill:
+        """The same backfill with other options (a test's marketplaces, the benchmark's step budget)."""
+        other = copy.copy(self)
+        other._options = options
+        return other
 
     # --- entry points ---------------------------------------------------------------------------------
     def backfill(self, backfill_range: BackfillRange, *, job_id: str | None = None) -> BackfillJob:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.state.store import ConcurrentUpdate, StateUnavailable, row_key
+from shared.state.store import ConcurrentUpdate, StateUnavailable, row_key, table_client
 from shared.timeutil import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -129,17 +129,7 @@ class ProgressStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProgressStore:
-        from azure.data.tables import TableServiceClient
-
-        connection = settings.state_connection_string
-        if connection:
-            service = TableServiceClient.from_connection_string(connection)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            endpoint = settings.state_storage_table_endpoint or ""
-            service = TableServiceClient(endpoint=endpoint, credential=DefaultAzureCredential())
-        return cls(service.get_table_client(settings.state_table))
+        return cls(table_client(settings))
 
     def close(self) -> None:
         self._table.close()

@@ -21,7 +21,7 @@ from sandbox.amazon_samples import OrderFactory
 from sandbox.azurite import Azurite
 from sandbox.harness import Sandbox, SandboxOptions
 from shared.flows.order_search import Deadline, Stop
-from shared.flows.orders_backfill import BackfillOptions, BackfillRange, JobStatus, OrdersBackfill
+from shared.flows.orders_backfill import BackfillOptions, BackfillRange, JobStatus
 from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME
 from shared.state.watermarks import Watermark
 
@@ -112,14 +112,8 @@ def report_backfill(count: int, azurite: Azurite) -> Figures:
             order["orderId"] = f"114-{index:07d}-{index * 7 % 10**7:07d}"
         sandbox.spapi.put_orders(orders)
         runtime = sandbox.runtime()
-        backfill = OrdersBackfill(
-            orders=runtime.orders,
-            reports=runtime.reports,
-            state=runtime.state,
-            progress=runtime.progress,
-            pages=runtime.order_pages,
-            walk=runtime.order_search,
-            options=BackfillOptions(marketplaces=(US,), step_seconds=3600),
+        backfill = runtime.orders_backfill.with_options(
+            BackfillOptions(marketplaces=(US,), step_seconds=3600)
         )
         sandbox.spapi.requests.reset()
         started = time.perf_counter()

@@ -20,22 +20,21 @@ from shared.flows.orders_backfill import (
     OrdersBackfill,
 )
 from shared.runtime import Runtime
-from tests.sweep_support import US, assert_landed_once, hours_ago, put_final_versions, recent_lifecycles
+from tests.sweep_support import (
+    US,
+    assert_landed_once,
+    expire_first_document_url,
+    hours_ago,
+    put_final_versions,
+    recent_lifecycles,
+)
 
 pytestmark = pytest.mark.sockets
 
 
 def _backfill(runtime: Runtime) -> OrdersBackfill:
     """The runtime's backfill for the US marketplace only (one report per segment)."""
-    return OrdersBackfill(
-        orders=runtime.orders,
-        reports=runtime.reports,
-        state=runtime.state,
-        progress=runtime.progress,
-        pages=runtime.order_pages,
-        walk=runtime.order_search,
-        options=BackfillOptions(marketplaces=(US,)),
-    )
+    return runtime.orders_backfill.with_options(BackfillOptions(marketplaces=(US,)))
 
 
 def _skewed_history(factory: OrderFactory, sandbox: Sandbox) -> dict[str, SampleOrder]:
@@ -77,22 +76,7 @@ def test_a_large_range_goes_through_the_report_and_its_notification(
     finals[unshipped.order_id] = unshipped
     runtime = sandbox.runtime()
     backfill = _backfill(runtime)
-    documents = sandbox.spapi.documents
-    issue = documents.url
-    issued: list[str] = []
-
-    def expired_first(document_id: str, **options: bool) -> str:
-        if not issued:
-            real_clock = documents.ctx.clock
-            documents.ctx.clock = lambda: real_clock() - timedelta(minutes=6)
-            try:
-                issued.append(issue(document_id, **options))
-                return issued[-1]
-            finally:
-                documents.ctx.clock = real_clock
-        return issue(document_id, **options)
-
-    documents.url = expired_first  # type: ignore[method-assign]
+    expire_first_document_url(sandbox.spapi)
 
     job = backfill.backfill(BackfillRange(hours_ago(20 * 24 + 1), hours_ago(0)))
     assert (job.mode, job.report_status) == (Mode.REPORT, "IN_QUEUE")

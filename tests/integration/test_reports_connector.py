@@ -20,6 +20,7 @@ from shared.amazon.notifications import MalformedNotification, parse_envelope
 from shared.amazon.order_report import ALL_ORDERS_BY_LAST_UPDATE
 from shared.amazon.reports import DocumentUrlRefused, ReportsApi, parse_report_finished
 from tests.integration.test_spapi_connector import session_for
+from tests.sweep_support import expire_first_document_url
 
 pytestmark = pytest.mark.sockets
 
@@ -74,22 +75,7 @@ def test_an_expired_document_url_is_asked_for_again(emulator: SpApiEmulator) -> 
     """S3 refuses a URL older than 5 minutes (403 AccessDenied): the connector calls getReportDocument for a
     fresh one and downloads with it."""
     report_id, lines = _report_with_orders(emulator, 5, compress=True)
-    store = emulator.documents
-    issue = store.url
-    issued: list[str] = []
-
-    def stale_first(document_id: str, **options: bool) -> str:
-        if not issued:
-            real_clock = store.ctx.clock
-            store.ctx.clock = lambda: real_clock() - timedelta(minutes=6)  # handed out six minutes ago
-            try:
-                issued.append(issue(document_id, **options))
-                return issued[-1]
-            finally:
-                store.ctx.clock = real_clock
-        return issue(document_id, **options)
-
-    store.url = stale_first  # type: ignore[method-assign]
+    expire_first_document_url(emulator)
     reports = ReportsApi(session_for(emulator))
     with reports.open_document(_document_id(emulator, report_id)) as document:
         assert list(document) == lines
