@@ -153,7 +153,8 @@ class Runtime:
     @cached_property
     def orders_backfill(self) -> OrdersBackfill:
         """Backfill of a date range (searchOrders pages, or the all-orders report for large ranges)."""
-        from shared.flows.orders_backfill import BackfillOptions, OrdersBackfill
+        from shared.flows.backfill_job import BackfillOptions
+        from shared.flows.orders_backfill import OrdersBackfill
 
         return OrdersBackfill(
             orders=self.orders,

@@ -36,7 +36,8 @@ from shared.state.watermarks import ProgressStore, Watermark, Window
 from shared.timeutil import utc_now
 
 if TYPE_CHECKING:
-    from shared.flows.orders_backfill import BackfillJob, OrdersBackfill
+    from shared.flows.backfill_job import BackfillJob
+    from shared.flows.orders_backfill import OrdersBackfill
 
 log = logging.getLogger(__name__)
 

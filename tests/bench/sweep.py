@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from sandbox.amazon_samples import OrderFactory
 from sandbox.azurite import Azurite
 from sandbox.harness import Sandbox, SandboxOptions
+from shared.flows.backfill_job import BackfillOptions, BackfillRange, JobStatus
 from shared.flows.order_search import Deadline, Stop
-from shared.flows.orders_backfill import BackfillOptions, BackfillRange, JobStatus
 from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME
 from shared.state.watermarks import Watermark
 

@@ -11,14 +11,9 @@ import pytest
 from sandbox.amazon_samples import OrderFactory, SampleOrder
 from sandbox.harness import Sandbox
 from sandbox.notification_samples import report_processing_finished_notification
+from shared.flows.backfill_job import BackfillOptions, BackfillRange, JobStatus, Mode
 from shared.flows.order_search import Deadline
-from shared.flows.orders_backfill import (
-    BackfillOptions,
-    BackfillRange,
-    JobStatus,
-    Mode,
-    OrdersBackfill,
-)
+from shared.flows.orders_backfill import OrdersBackfill
 from shared.runtime import Runtime
 from tests.sweep_support import (
     US,
