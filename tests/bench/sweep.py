@@ -142,7 +142,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(sweep_orders: int = 5000, report_orders: int = 20000) -> None:
+def main(sweep_orders: int = 5000, report_orders: int = 5000) -> None:
     with Azurite() as azurite:
         gc.collect()
         print("\n".join(sweep_backlog(sweep_orders, azurite).lines()))
