@@ -53,3 +53,18 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
         logging.getLogger(__name__).info("sqs_bridge: %s; nothing to do", idle)
         return
     runtime.bridge.run().raise_for_failures()
+
+
+@app.timer_trigger(
+    schedule="%ORDERS_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def orders_sweep(timer: func.TimerRequest) -> None:
+    """The safety net under notifications: orders Amazon changed since the last sweep (searchOrders), applied
+    through order sync; then steps of running backfill jobs, within ORDERS_SWEEP_MAX_SECONDS."""
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    if not runtime.settings.orders_sweep_enabled:
+        logging.getLogger(__name__).info("orders_sweep: ORDERS_SWEEP_ENABLED is off; nothing to do")
+        return
+    runtime.orders_sweep.run()

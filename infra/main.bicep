@@ -63,7 +63,7 @@ var serviceBusEntities = [
 ]
 
 // Timer functions the "timer not running" alert watches (App Insights request names = function names).
-var timerFunctionNames = ['sqs_bridge']
+var timerFunctionNames = ['sqs_bridge', 'orders_sweep']
 
 var stateTableName = 'amazonsync'
 var deploymentContainerName = 'app-package'
@@ -166,6 +166,8 @@ var amazonSettings = [
   { name: 'SPAPI_SELLER_ID', value: spapiSellerId }
   { name: 'SQS_QUEUE_URL', value: sqsQueueUrl }
   { name: 'AWS_REGION', value: awsRegion }
+  // The orders_sweep timer reads its schedule as %ORDERS_SWEEP_SCHEDULE%: without the setting it would not start.
+  { name: 'ORDERS_SWEEP_SCHEDULE', value: '0 */10 * * * *' }
 ]
 var dataverseSettings = [
   { name: 'DATAVERSE_URL', value: dataverseUrl }

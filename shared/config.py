@@ -267,6 +267,35 @@ class Settings(BaseSettings):
         True, validation_alias="BRIDGE_ENABLED", description="Run the SQS -> Service Bus bridge on its timer."
     )
 
+    # --- Order sweep and backfill ------------------------------------------------------------------
+    orders_sweep_schedule: str = Field(
+        "0 */10 * * * *",
+        validation_alias="ORDERS_SWEEP_SCHEDULE",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB schedule of the orders_sweep timer (the safety net under notifications: orders "
+        "Amazon changed since the last sweep, read with searchOrders); the trigger reads it as %ORDERS_SWEEP_SCHEDULE%.",
+    )
+    orders_sweep_enabled: bool = Field(
+        True,
+        validation_alias="ORDERS_SWEEP_ENABLED",
+        description="Run the order sweep (and the backfill jobs it continues) on its timer.",
+    )
+    orders_sweep_max_seconds: float = Field(
+        240.0,
+        gt=0,
+        le=540,
+        validation_alias="ORDERS_SWEEP_MAX_SECONDS",
+        description="Time budget of one sweep run, backfill steps included; a run that needs more stops and the "
+        "next one goes on (the Functions timeout is 10 minutes).",
+    )
+    orders_sweep_first_lookback_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        validation_alias="ORDERS_SWEEP_FIRST_LOOKBACK_HOURS",
+        description="Where the very first sweep starts (hours back); older orders are a backfill's job.",
+    )
+
     # --- Waiting out passing trouble ----------------------------------------------------------------
     retry_base_seconds: float = Field(
         10.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,31 @@ class OrdersApi:
     ) -> Iterator[Order | AmazonOrderInvalid]:
         """Orders updated in the window, 100 per page; each page is rate-limited and retried on its own.
         An order Amazon sends in a form we cannot read comes as its error, so the page's others still count."""
+        token: str | None = None
+        pages = 0
+        while True:
+            page = self.search_page(
+                last_updated_after=last_updated_after,
+                last_updated_before=last_updated_before,
+                marketplace_ids=marketplace_ids,
+                pagination_token=token,
+            )
+            pages += 1
+            yield from page.orders
+            token = page.next_token
+            if not token or (max_pages is not None and pages >= max_pages):
+                return
+
+    def search_page(
+        self,
+        *,
+        last_updated_after: datetime,
+        last_updated_before: datetime | None = None,
+        marketplace_ids: Sequence[str] | None = None,
+        pagination_token: str | None = None,
+    ) -> SearchPage:
+        """One page of searchOrders. A caller that keeps `next_token` between runs (it lives 24 h) must send
+        the same window and marketplaces with it: Amazon refuses a token whose other parameters changed."""
         params: dict[str, Any] = {
             "lastUpdatedAfter": _iso(last_updated_after),
             # Passed explicitly: otherwise the library adds marketplace parameters of its own.
@@ -70,18 +96,37 @@ class OrdersApi:
         }
         if last_updated_before is not None:
             params["lastUpdatedBefore"] = _iso(last_updated_before)
-        pages = 0
-        while True:
+        if pagination_token is not None:
+            params["paginationToken"] = pagination_token
+        try:
             response = self._session.call(
-                "searchOrders", ORDERS_2026, functools.partial(_search_page, params=dict(params))
+                "searchOrders", ORDERS_2026, functools.partial(_search_page, params=params)
             )
-            pages += 1
-            for raw in (response.payload or {}).get("orders") or []:
-                yield _translated(raw)
-            token = response.next_token
-            if not token or (max_pages is not None and pages >= max_pages):
-                return
-            params["paginationToken"] = token
+        except SpApiPermanentError as exc:
+            if pagination_token is not None and exc.status == 400:
+                # Why this matters: a token older than 24 h (or one Amazon no longer knows) is a 400; the
+                # caller starts its window again instead of treating the whole search as broken.
+                raise PaginationTokenRefused(
+                    "searchOrders refused the pagination token (expired or unknown)",
+                    status=400,
+                    code=exc.code,
+                ) from None
+            raise
+        payload = response.payload or {}
+        return SearchPage(
+            orders=tuple(_translated(raw) for raw in payload.get("orders") or []),
+            next_token=response.next_token or None,
+        )
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    orders: tuple[Order | AmazonOrderInvalid, ...]
+    next_token: str | None  # None on the last page
+
+
+class PaginationTokenRefused(SpApiPermanentError):
+    reason = "PaginationTokenRefused"
 
 
 def _translated(raw: Any) -> Order | AmazonOrderInvalid:

@@ -80,6 +80,22 @@ def _storage(what: str) -> Iterator[None]:
 MAX_READABLE_KEY = 255
 
 
+def table_client(settings: Settings) -> TableClient:
+    """The state table: STATE_STORAGE_CONNECTION (or AzureWebJobsStorage), or the endpoint with the app's
+    identity."""
+    from azure.data.tables import TableServiceClient
+
+    connection = settings.state_connection_string
+    if connection:
+        service = TableServiceClient.from_connection_string(connection)
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        endpoint = settings.state_storage_table_endpoint or ""
+        service = TableServiceClient(endpoint=endpoint, credential=DefaultAzureCredential())
+    return service.get_table_client(settings.state_table)
+
+
 def row_key(value: str) -> str:
     key = quote(value, safe=_KEY_SAFE, errors="backslashreplace")
     if len(key) <= MAX_READABLE_KEY:
@@ -154,17 +170,7 @@ class StateStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StateStore:
-        from azure.data.tables import TableServiceClient
-
-        connection = settings.state_connection_string
-        if connection:
-            service = TableServiceClient.from_connection_string(connection)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            endpoint = settings.state_storage_table_endpoint or ""
-            service = TableServiceClient(endpoint=endpoint, credential=DefaultAzureCredential())
-        return cls(service.get_table_client(settings.state_table))
+        return cls(table_client(settings))
 
     def close(self) -> None:
         self._table.close()

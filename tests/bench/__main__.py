@@ -1,10 +1,12 @@
-"""`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py)."""
+"""`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py, sweep.py)."""
 
 import sys
 
-from tests.bench import bridge, order_sync
+from tests.bench import bridge, order_sync, sweep
 
 count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 order_sync.main([str(count)])
 print()
 bridge.main(count)
+print()
+sweep.main()
