@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# Dead-letter reason and description limits of Service Bus (the description is a 4 KB property).
+from shared.sanitize import public_text
+
+# Service Bus SDKs (.NET, JavaScript) refuse a dead-letter reason or description over 4,096 characters;
+# the Python SDK sends whatever it is given. Ours stay well below: the reason is a code people select
+# dead letters by (`replay --reason`), the description one readable sentence.
 MAX_REASON = 120
 MAX_DESCRIPTION = 1000
 
@@ -33,6 +37,14 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Settlement:
+    """What to do with one message; its reason and description are made fit to leave the app here.
+
+    They end up in Service Bus, the dead-letter tools, terminals and tickets, and often quote what a
+    stranger wrote (a notification's seller id): `public_text` redacts secrets and buyer data, escapes
+    what is not printable or not encodable (a lone surrogate would make the settlement call itself fail,
+    and the message would be delivered again until its count runs out) and caps the length.
+    """
+
     message: InboundMessage
     outcome: Outcome
     reason: str | None = None
@@ -45,14 +57,18 @@ class Settlement:
 
     @classmethod
     def abandon(cls, message: InboundMessage, reason: str, description: str) -> Settlement:
-        return cls(message, Outcome.ABANDON, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
+        return cls(message, Outcome.ABANDON, *_outbound(reason, description))
 
     @classmethod
     def reschedule(
         cls, message: InboundMessage, reason: str, description: str, *, delay: float | None = None
     ) -> Settlement:
-        return cls(message, Outcome.RESCHEDULE, reason[:MAX_REASON], description[:MAX_DESCRIPTION], delay)
+        return cls(message, Outcome.RESCHEDULE, *_outbound(reason, description), delay)
 
     @classmethod
     def dead_letter(cls, message: InboundMessage, reason: str, description: str) -> Settlement:
-        return cls(message, Outcome.DEAD_LETTER, reason[:MAX_REASON], description[:MAX_DESCRIPTION])
+        return cls(message, Outcome.DEAD_LETTER, *_outbound(reason, description))
+
+
+def _outbound(reason: str, description: str) -> tuple[str, str]:
+    return public_text(reason, MAX_REASON), public_text(description, MAX_DESCRIPTION)

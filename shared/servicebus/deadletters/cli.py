@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from shared.errors import ConfigurationError
+from shared.sanitize import public_text, safe_text
 from shared.servicebus.deadletters.listing import DeadLetterList, Limits
 from shared.servicebus.deadletters.replay import ReplayReport, ReplayStatus
 from shared.servicebus.deadletters.tool import DeadLetters
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 PROG = "python -m shared.servicebus.deadletters"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _DESCRIPTION_WIDTH = 160
+MAX_LINE = 2_000  # characters of one printed line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +107,7 @@ def main(
             max_wait_seconds=args.wait,
         )
     except ValueError as exc:
-        print(f"{PROG}: {exc}", file=err)
+        _say(err, f"{PROG}: {exc}")
         return EXIT_USAGE
     try:
         from shared.config import load_settings
@@ -113,7 +115,7 @@ def main(
         settings = load_settings()
         tool = (connect or _connect)(settings, limits)
     except ConfigurationError as exc:
-        print(f"{PROG}: {exc}", file=err)
+        _say(err, f"{PROG}: {exc}")
         return EXIT_USAGE
     try:
         with tool:
@@ -121,7 +123,7 @@ def main(
                 return _list(tool, args, out)
             return _replay(tool, args, out)
     except Exception as exc:  # noqa: BLE001 - one line, no traceback full of SDK internals
-        print(f"{PROG}: {args.command} failed: {type(exc).__name__}: {_first_line(exc)}", file=err)
+        _say(err, f"{PROG}: {args.command} failed: {type(exc).__name__}: {_first_line(exc)}")
         return EXIT_FAILED
 
 
@@ -136,7 +138,7 @@ def _list(tool: DeadLetters, args: argparse.Namespace, out: TextIO) -> int:
     else:
         for index, listing in enumerate(listings):
             if index:
-                print(file=out)
+                _say(out)
             _print_listing(listing, out)
     return EXIT_OK
 
@@ -160,7 +162,7 @@ def _replay(tool: DeadLetters, args: argparse.Namespace, out: TextIO) -> int:
 def _print_listing(listing: DeadLetterList, out: TextIO) -> None:
     count = len(listing.messages)
     more = " (more not shown: raise --max)" if listing.truncated else ""
-    print(f"Dead letters of {listing.queue}: {count}{more}", file=out)
+    _say(out, f"Dead letters of {listing.queue}: {count}{more}")
     if not count:
         return
     header = (
@@ -188,21 +190,19 @@ def _print_listing(listing: DeadLetterList, out: TextIO) -> None:
     ]
     descriptions = [_shorten(letter.description or "") for letter in listing.messages]
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip(), file=out)
+    _say(out, "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip())
     for row, description in zip(rows, descriptions, strict=True):
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out
-        )
+        _say(out, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if description:
-            print(f"    {description}", file=out)
+            _say(out, f"    {description}")
     summary = ", ".join(f"{reason} {n}" for reason, n in listing.by_reason.items())
-    print(f"By reason: {summary}", file=out)
+    _say(out, f"By reason: {summary}")
 
 
 def _print_report(report: ReplayReport, out: TextIO) -> None:
     action = "Dry run of replaying" if report.dry_run else "Replayed"
     counts = ", ".join(f"{n} {status}" for status, n in report.counts.items()) or "nothing selected"
-    print(f"{action} dead letters of {report.queue} ({report.selection}): {counts}", file=out)
+    _say(out, f"{action} dead letters of {report.queue} ({report.selection}): {counts}")
     for item in report.items:
         parts = [f"  seq {item.sequence_number}", item.status.value]
         if item.reason:
@@ -215,23 +215,40 @@ def _print_report(report: ReplayReport, out: TextIO) -> None:
             parts.append(f"as message {item.replay_message_id}")
         if item.detail:
             parts.append(item.detail)
-        print("  ".join(parts), file=out)
+        _say(out, "  ".join(parts))
     if report.released:
-        print(f"{report.released} other dead letters were looked at and left in place", file=out)
+        _say(out, f"{report.released} other dead letters were looked at and left in place")
     if report.error:
-        print(f"Stopped early: {report.error}", file=out)
+        _say(out, f"Stopped early: {report.error}")
     if report.with_status(ReplayStatus.OVER_LIMIT):
-        print("More dead letters match than --max allows: run again for the rest", file=out)
+        _say(out, "More dead letters match than --max allows: run again for the rest")
+
+
+# --- everything printed passes here ------------------------------------------------------------------------
+# Dead letters carry text anyone could have written (reasons, descriptions, message ids, the broker's error
+# messages): no terminal escape sequence, no forged line, no unencodable character that would crash the
+# print, no secret and no unbounded text reaches the terminal or a JSON consumer.
+def _say(out: TextIO, text: str = "") -> None:
+    print(public_text(text, MAX_LINE), file=out)
 
 
 def _print_json(data: dict[str, Any], out: TextIO) -> None:
-    json.dump(data, out, indent=2, ensure_ascii=False)
+    json.dump(_safe_json(data), out, indent=2, ensure_ascii=False)
     print(file=out)
 
 
+def _safe_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return public_text(value, MAX_LINE)
+    if isinstance(value, dict):
+        return {_safe_json(key): _safe_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe_json(item) for item in value]
+    return value
+
+
 def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _DESCRIPTION_WIDTH else flat[: _DESCRIPTION_WIDTH - 1] + "…"
+    return safe_text(" ".join(text.split()), _DESCRIPTION_WIDTH)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.amazon.notifications import EnvelopeFacts, read_envelope_facts
+from shared.messaging import MAX_DESCRIPTION, MAX_REASON
+from shared.sanitize import public_text
 from shared.servicebus.settlement import application_properties, count_property, message_body
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 NO_REASON = "(none)"  # how a dead letter without a reason shows in summaries and is selected by --reason
 REPLAY_COUNT = "replay.count"  # 1 for the first replay of a notification, 2 when a replayed copy is replayed
+MAX_SHOWN_ID = 200  # Service Bus message ids have at most 128 characters; escapes can make them longer
 
 
 # --- limits ----------------------------------------------------------------------------------------------
@@ -111,9 +114,9 @@ def describe(message: Any) -> DeadLetter:
     properties = application_properties(message)
     return DeadLetter(
         sequence_number=int(message.sequence_number),
-        message_id=None if message.message_id is None else str(message.message_id),
-        reason=message.dead_letter_reason,
-        description=message.dead_letter_error_description,
+        message_id=_shown(message.message_id, MAX_SHOWN_ID),
+        reason=_shown(message.dead_letter_reason, MAX_REASON),
+        description=_shown(message.dead_letter_error_description, MAX_DESCRIPTION),
         delivery_count=int(message.delivery_count or 0),
         enqueued_time=message.enqueued_time_utc,
         notification_id=facts.notification_id,
@@ -121,6 +124,13 @@ def describe(message: Any) -> DeadLetter:
         amazon_order_id=facts.amazon_order_id,
         replay_count=count_property(properties.get(REPLAY_COUNT)),
     )
+
+
+def _shown(value: object, limit: int) -> str | None:
+    """Text the broker holds, as it may be shown: anyone could have written it (the sender chose the
+    message id; another app may have dead-lettered with any reason), so it is redacted, escaped and capped
+    like everything the app writes out."""
+    return None if value is None else public_text(value, limit)
 
 
 class QueueClient(Protocol):
