@@ -33,6 +33,7 @@ Why on handlers, and how the Functions host's handlers get it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from shared.sanitize import as_text, public_text
@@ -109,17 +110,16 @@ def _message_of(record: logging.LogRecord) -> str:
 class _RootHandlerWatch:
     """A log-record factory that protects root handlers added since the last record was made."""
 
-    def __init__(self, make_record: Any) -> None:
+    def __init__(self, make_record: Callable[..., logging.LogRecord]) -> None:
         self.make_record = make_record
         self._seen: list[logging.Handler] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        handlers = logging.getLogger().handlers
+        handlers = logging.root.handlers
         if handlers != self._seen:  # handlers compare by identity
             protect_root_handlers()
             self._seen = list(handlers)
-        record: logging.LogRecord = self.make_record(*args, **kwargs)
-        return record
+        return self.make_record(*args, **kwargs)
 
 
 def _watch_root_handlers() -> None:

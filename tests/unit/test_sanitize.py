@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +18,7 @@ from shared.servicebus.deadletters.cli import main
 from shared.servicebus.settlement import run_and_settle
 from tests.unit.test_deadletters import QUEUE, FakeBus, FakeMessage
 from tests.unit.test_deadletters import app_settings as app_settings  # the fixture, shared
+from tests.unit.test_settlement import Actions, Message
 
 LONE_SURROGATE = "\ud800"
 ANSI = "\x1b[2J\x1b[31mALERT\x1b[0m"
@@ -241,32 +241,22 @@ def test_settlement_text_carries_no_buyer_data_or_token() -> None:
     assert settlement.reason == "DataverseRejected" + "!" * 89 + "… (+411 chars)"  # MAX_REASON in all
 
 
-@dataclass
-class AmqpLikeActions:
+class AmqpLikeActions(Actions):
     """Settlement calls that encode their text as the AMQP encoder does: strict UTF-8."""
-
-    calls: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-
-    def complete(self, message: Any) -> None:
-        self.calls.append(("complete", None, None))
-
-    def abandon(self, message: Any) -> None:
-        self.calls.append(("abandon", None, None))
 
     def deadletter(
         self,
-        message: Any,
+        message: Message,
         deadletter_reason: str | None = None,
         deadletter_error_description: str | None = None,
     ) -> None:
         for text in (deadletter_reason, deadletter_error_description):
             (text or "").encode("utf-8")  # raises on a lone surrogate, as sending would
-        self.calls.append(("deadletter", deadletter_reason, deadletter_error_description))
+        super().deadletter(message, deadletter_reason, deadletter_error_description)
 
 
 def test_a_dead_letter_quoting_a_lone_surrogate_is_settled_not_redelivered() -> None:
     """The settlement call succeeds, so the message is dead-lettered once instead of coming back."""
-    received = SimpleNamespace(message_id="m-1", body=b"{}", delivery_count=0, sequence_number=1)
     actions = AmqpLikeActions()
 
     def flow(inbound: list[InboundMessage]) -> Any:
@@ -275,8 +265,8 @@ def test_a_dead_letter_quoting_a_lone_surrogate_is_settled_not_redelivered() -> 
             settlements=[Settlement.dead_letter(message, "ForeignSeller", f"seller {LONE_SURROGATE}")]
         )
 
-    run_and_settle([received], actions, flow)
-    assert actions.calls == [("deadletter", "ForeignSeller", "seller \\ud800")]
+    run_and_settle([Message("m-1")], actions, flow)
+    assert actions.calls == [("deadletter", "m-1", ("ForeignSeller", "seller \\ud800"))]
 
 
 # --- the dead-letter tool's output -----------------------------------------------------------------------
