@@ -30,6 +30,7 @@ from shared.amazon.errors import (
 )
 from shared.amazon.rate_limits import PUBLISHED_USAGE_PLANS
 from shared.resilience import RateLimited, RetryPolicy, Sleep, TokenBucket, call_with_retries, is_transient
+from shared.sanitize import public_text
 
 if TYPE_CHECKING:
     import httpx
@@ -284,7 +285,7 @@ def _first_error(response: httpx.Response) -> tuple[str | None, str | None]:
     try:
         errors = response.json().get("errors") or []
         first = errors[0]
-        return str(first.get("code")), str(first.get("message"))[:300]
+        return str(first.get("code")), public_text(first.get("message"), 300)
     except (ValueError, AttributeError, IndexError, TypeError):
         return None, None
 

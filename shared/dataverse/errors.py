@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.errors import PermanentError, SyncError, TransientError
+from shared.sanitize import public_text
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -74,7 +75,7 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
         if isinstance(error, dict):
             code = error.get("code")
             message = error.get("message")
-            return (str(code) if code else None, str(message)[:500] if message else None)
+            return (str(code) if code else None, public_text(message, 500) if message else None)
     return None, None
 
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.messaging import InboundMessage, Outcome, Settlement
+from shared.messaging import MAX_DESCRIPTION, MAX_REASON, InboundMessage, Outcome, Settlement
+from shared.sanitize import public_text
 from shared.servicebus.sender import MAX_MESSAGE_ID_LENGTH, NotificationSender, OutgoingMessage
 from shared.timeutil import as_utc, utc_now
 
@@ -241,11 +242,14 @@ class _Settler:
         )
 
     def _dead_letter(self, message: Any, reason: str | None, description: str | None) -> None:
+        """The one way to the dead-letter queue: reason and description made safe and short there."""
         _safely(
             self._actions.deadletter,
             message,
-            deadletter_reason=reason,
-            deadletter_error_description=description,
+            deadletter_reason=None if reason is None else public_text(reason, MAX_REASON),
+            deadletter_error_description=None
+            if description is None
+            else public_text(description, MAX_DESCRIPTION),
         )
 
 

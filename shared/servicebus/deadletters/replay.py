@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from shared.messaging import MAX_REASON
+from shared.sanitize import public_text, safe_text
 from shared.servicebus.deadletters.listing import (
     REPLAY_COUNT,
     DeadLetter,
@@ -149,7 +151,7 @@ def replay_copy(message: Any, *, now: datetime | None = None) -> ReplayCopy:
         properties[REPLAY_ORIGINAL_MESSAGE_ID] = original_id
     reason = message.dead_letter_reason
     if reason:
-        properties[REPLAY_DEAD_LETTER_REASON] = str(reason)
+        properties[REPLAY_DEAD_LETTER_REASON] = safe_text(reason, MAX_REASON)
     return ReplayCopy(
         body=message_body(message),
         message_id=replay_message_id(original_id, sequence_number),
@@ -412,4 +414,4 @@ def _lock_renewer(limits: Limits) -> AutoLockRenewer | None:
 def _brief(exc: BaseException) -> str:
     """An error for a report: its type and the first line of its message (SDK errors carry no body)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {public_text(text, 200)}" if text else type(exc).__name__
