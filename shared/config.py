@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -318,12 +326,43 @@ class Settings(BaseSettings):
         "RetriesExhausted.",
     )
 
+    # --- Circuit breakers (one per dependency: SP-API, Dataverse, Table Storage) ----------------------
+    breaker_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        validation_alias="BREAKER_FAILURES",
+        description="Failed calls in a row (each after its retries) that open a dependency's circuit breaker "
+        "(SP-API, Dataverse, Table Storage); while open, its calls fail at once and messages wait.",
+    )
+    breaker_cooldown_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias="BREAKER_COOLDOWN_SECONDS",
+        description="How long an open breaker fails calls fast before one probe call is let through; "
+        "doubles after each failed probe.",
+    )
+    breaker_max_cooldown_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias="BREAKER_MAX_COOLDOWN_SECONDS",
+        description="Upper bound of the doubling cool-down; at least BREAKER_COOLDOWN_SECONDS.",
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,
         validation_alias="MAPPING_FILE",
         description="TOML mapping file overriding the built-in defaults (statuses, columns, PII policy, unknown SKUs).",
     )
+
+    @field_validator("breaker_max_cooldown_seconds")
+    @classmethod
+    def _max_cooldown(cls, value: float, info: ValidationInfo) -> float:
+        cooldown = info.data.get("breaker_cooldown_seconds")
+        if cooldown is not None and value < cooldown:
+            raise ValueError("must be at least BREAKER_COOLDOWN_SECONDS")
+        return value
 
     @field_validator("spapi_marketplace_ids", "spapi_included_data", mode="before")
     @classmethod

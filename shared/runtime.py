@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from shared.breakers import BreakerPolicy, Breakers
 from shared.config import Settings, get_settings
 from shared.resilience import RetryPolicy
 
@@ -50,10 +51,18 @@ class Runtime:
         self._senders_lock = threading.Lock()
 
     @cached_property
+    def breakers(self) -> Breakers:
+        """One circuit breaker per dependency, for the process's life; health checks read their snapshots,
+        timers ask `skip_if_open(runtime.breakers.spapi, ...)` before a run."""
+        return Breakers.create(BreakerPolicy.from_settings(self.settings))
+
+    @cached_property
     def spapi(self) -> SpApiSession:
         from shared.amazon.client import SpApiConfig, SpApiSession
 
-        return SpApiSession(SpApiConfig.from_settings(self.settings), retry=self.retry)
+        return SpApiSession(
+            SpApiConfig.from_settings(self.settings), retry=self.retry, breaker=self.breakers.spapi
+        )
 
     @cached_property
     def orders(self) -> OrdersApi:
@@ -79,6 +88,7 @@ class Runtime:
             token_provider=build_token_provider(self.settings),
             timeout=self.settings.dataverse_timeout_seconds,
             retry=self.retry,
+            breaker=self.breakers.dataverse,
         )
 
     @cached_property
@@ -97,13 +107,13 @@ class Runtime:
     def state(self) -> StateStore:
         from shared.state.store import StateStore
 
-        return StateStore.from_settings(self.settings)
+        return StateStore.from_settings(self.settings, breaker=self.breakers.table_storage)
 
     @cached_property
     def progress(self) -> ProgressStore:
         from shared.state.watermarks import ProgressStore
 
-        return ProgressStore.from_settings(self.settings)
+        return ProgressStore.from_settings(self.settings, breaker=self.breakers.table_storage)
 
     @cached_property
     def order_sync(self) -> OrderSync:

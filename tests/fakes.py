@@ -14,7 +14,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -369,3 +369,21 @@ class FakeCrmOrders:
 
     def _new_guid(self) -> str:
         return f"00000000-0000-4000-8000-{next(self._guids):012d}"
+
+
+class FakeClock:
+    """Monotonic seconds that only move when a test moves them, and the matching wall-clock time."""
+
+    EPOCH = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def wall(self) -> datetime:
+        return self.EPOCH + timedelta(seconds=self.now)

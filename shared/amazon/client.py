@@ -4,7 +4,8 @@ Built on python-amazon-sp-api, with three of its quirks handled here:
 - it raises only when a response body has `errors`: a 5xx with an HTML body would pass as an empty
   success, so our transport checks the status code itself and raises typed errors;
 - it does not retry, and its retry decorator does not cover later pages: every call (each page
-  included) goes through `SpApiSession.call`, which rate-limits and retries;
+  included) goes through `SpApiSession.call`, which rate-limits and retries behind the SP-API circuit
+  breaker;
 - it has no endpoint argument: we set `client.endpoint` after construction and subclass the LWA token
   client to point it at SPAPI_LWA_TOKEN_URL.
 """
@@ -29,6 +30,7 @@ from shared.amazon.errors import (
     SpApiTransientError,
 )
 from shared.amazon.rate_limits import PUBLISHED_USAGE_PLANS
+from shared.breakers import CircuitBreaker, CircuitOpen
 from shared.resilience import RateLimited, RetryPolicy, Sleep, TokenBucket, call_with_retries, is_transient
 from shared.sanitize import public_text
 
@@ -99,6 +101,7 @@ class SpApiSession:
 
     `max_rate_wait` bounds how long one call may wait for a rate-limit token: past that the call raises
     RateLimited (transient) and the message goes back to Service Bus instead of the function sleeping.
+    While `breaker` is open, calls raise CircuitOpen without a request.
     """
 
     def __init__(
@@ -106,11 +109,13 @@ class SpApiSession:
         config: SpApiConfig,
         *,
         retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
         max_rate_wait: float = 10.0,
         sleep: Sleep = time.sleep,
     ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker("SP-API")
         self.max_rate_wait = max_rate_wait
         self._sleep = sleep
         self.buckets = {
@@ -127,10 +132,12 @@ class SpApiSession:
     # --- calling ----------------------------------------------------------------------------------
     def call(self, operation: str, api: SpApi, request: Callable[[Any], T]) -> T:
         """Run `request(client)` with this thread's client of `api`, under the operation's rate limit and
-        with bounded retries. Every page of a paged operation is its own call."""
+        with bounded retries, behind the breaker. Every page of a paged operation is its own call."""
         bucket = self.buckets[operation]
+        guard = self.breaker.guard(answered=_throttled)
 
         def attempt() -> T:
+            guard.check()
             client = self.client(api)
             if not api.grantless:
                 # Get the LWA token before taking a rate token: threads waiting for the token would otherwise
@@ -157,9 +164,10 @@ class SpApiSession:
                 delay,
             )
 
-        return call_with_retries(
-            attempt, policy=self.retry, retryable=_retry_worthy, sleep=self._sleep, on_retry=on_retry
-        )
+        with guard:
+            return call_with_retries(
+                attempt, policy=self.retry, retryable=_retry_worthy, sleep=self._sleep, on_retry=on_retry
+            )
 
     def _count(self, operation: str) -> None:
         with self._calls_lock:
@@ -210,8 +218,16 @@ class SpApiSession:
 
 def _retry_worthy(exc: BaseException) -> bool:
     """Transient errors, except our own quota check: the bucket has already waited as long as one call
-    may, and sleeping again here would only hold the message (and its lock) longer."""
-    return is_transient(exc) and not isinstance(exc, RateLimited)
+    may, and sleeping again here would only hold the message (and its lock) longer. Nor an open breaker."""
+    return is_transient(exc) and not isinstance(exc, RateLimited | CircuitOpen)
+
+
+def _throttled(exc: BaseException) -> bool:
+    """A 429 is an answer, not an outage, for the breaker: Amazon's quota is per operation, and the
+    operation's token bucket already paces it (it adopts the rate from the header and drains on a 429).
+    Counting it would let one exhausted operation (searchOrders refills once per three minutes) shut out
+    the others, whose quota is fine."""
+    return isinstance(exc, SpApiThrottled)
 
 
 def _follow_rate_header(bucket: TokenBucket, headers: Any) -> None:

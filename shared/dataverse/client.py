@@ -4,6 +4,7 @@ Retries follow one rule: a request is repeated only when repeating it cannot wri
 refused before any work is done, so they are always retried (429 after its Retry-After). A lost answer
 (connection dropped after sending, read timeout, 502/504) is retried for idempotent requests only; for the
 rest it surfaces as AmbiguousWrite and the caller re-reads before deciding (see flows/order_writer.py).
+Every request, with its retries, goes through the Dataverse circuit breaker (shared/breakers.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from shared.breakers import CircuitBreaker, CircuitOpen
 from shared.dataverse import odata
 from shared.dataverse.batch import BatchItem, BatchResponseItem, decode_batch_response, encode_batch
 from shared.dataverse.errors import (
@@ -48,6 +50,7 @@ class DataverseClient:
         token_provider: TokenProvider | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
         sleep: Sleep = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
@@ -55,6 +58,7 @@ class DataverseClient:
         self._token_provider = token_provider
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker("Dataverse")
         self._sleep = sleep
         self._session = session or requests.Session()
         self.requests_sent: Counter[str] = Counter()  # HTTP requests by kind, retries included
@@ -143,8 +147,13 @@ class DataverseClient:
         what: str,
     ) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else self.api_root + path
+        # Every transient outcome counts for the breaker, 429 included: service protection limits apply to
+        # the user across all requests, and a 429 that outlasted the retries (or asked for a longer wait
+        # than they may take) means Dataverse is refusing us for a while.
+        guard = self.breaker.guard()
 
         def attempt() -> requests.Response:
+            guard.check()
             self.requests_sent[what] += 1
             all_headers = self._headers(headers, json_body=body is not None)
             try:
@@ -163,7 +172,8 @@ class DataverseClient:
                 self._raise(response, idempotent=idempotent, what=what)
             return response
 
-        return call_with_retries(attempt, policy=self._retry, retryable=_retryable, sleep=self._sleep)
+        with guard:
+            return call_with_retries(attempt, policy=self._retry, retryable=_retryable, sleep=self._sleep)
 
     def _raise(self, response: requests.Response, *, idempotent: bool, what: str) -> None:
         try:
@@ -199,7 +209,7 @@ def _origin(url: str) -> tuple[str, str, int]:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return is_transient(exc) and not isinstance(exc, AmbiguousWrite)
+    return is_transient(exc) and not isinstance(exc, AmbiguousWrite | CircuitOpen)
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

@@ -15,7 +15,8 @@ pending claim that outlives its write marks a write that failed half-way; the ne
 
 Calls are batched per function invocation: lookups read up to 14 rows per query (Table Storage allows 15
 comparisons in a filter, one is the partition), writes go as entity-group transactions of up to 100
-rows per partition, each row still guarded by its own ETag.
+rows per partition, each row still guarded by its own ETag. Every call (with the SDK's own retries) goes
+through the Table Storage circuit breaker (shared/breakers.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
+from shared.breakers import CircuitBreaker
 from shared.errors import TransientError
 from shared.model.applied import AppliedOrder
 from shared.model.crm import CrmState
@@ -59,20 +61,38 @@ class ConcurrentUpdate(TransientError):
 
 
 class StateUnavailable(TransientError):
-    """Table Storage could not be reached or answered with a server error."""
+    """Table Storage could not be reached or answered with an error (`status` when it answered)."""
 
     reason = "StateStorageUnavailable"
 
 
-@contextlib.contextmanager
-def _storage(what: str) -> Iterator[None]:
-    """Azure SDK failures become StateUnavailable, which the flow knows to retry."""
-    from azure.core.exceptions import AzureError
+# Statuses that mean the storage service is struggling; any other answer (403 for a wrong key, 404 for a
+# deleted table) shows it up and answering, so it does not count against the breaker.
+_UNAVAILABLE_STATUSES = frozenset({408, 429})
 
-    try:
-        yield
-    except AzureError as exc:
-        raise StateUnavailable(f"Table Storage {what} failed ({type(exc).__name__})") from None
+
+def _storage_answered(exc: BaseException) -> bool:
+    """Transient errors that are the storage service working: a lost ETag race, or a 4xx answer."""
+    if isinstance(exc, ConcurrentUpdate):
+        return True
+    status = exc.status if isinstance(exc, StateUnavailable) else None
+    return status is not None and status < 500 and status not in _UNAVAILABLE_STATUSES
+
+
+@contextlib.contextmanager
+def table_call(breaker: CircuitBreaker, what: str) -> Iterator[None]:
+    """One Table Storage call (with the SDK's own retries) behind the Table Storage breaker; Azure SDK
+    failures become StateUnavailable, transient, with the status when the service answered."""
+    from azure.core.exceptions import AzureError, HttpResponseError
+
+    with breaker.guard(answered=_storage_answered):
+        try:
+            yield
+        except AzureError as exc:
+            status = exc.status_code if isinstance(exc, HttpResponseError) else None
+            raise StateUnavailable(
+                f"Table Storage {what} failed ({type(exc).__name__})", status=status
+            ) from None
 
 
 # Azure limits PartitionKey and RowKey to 1 KiB each (Azurite does not check). A longer id (a hostile
@@ -152,8 +172,9 @@ class Claim(NamedTuple):
 
 
 class StateStore:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, *, breaker: CircuitBreaker | None = None) -> None:
         self._table = table
+        self.breaker = breaker or CircuitBreaker("Table Storage")
         self._table_ready = False
         self._lock = threading.Lock()
         self._requests = 0
@@ -164,13 +185,17 @@ class StateStore:
         """Table Storage calls made (the benchmark prints them per order)."""
         return self._requests
 
-    def _count(self) -> None:
-        with self._requests_lock:
-            self._requests += 1
+    @contextlib.contextmanager
+    def _storage(self, what: str) -> Iterator[None]:
+        """One counted Table Storage call (see `table_call`)."""
+        with table_call(self.breaker, what):
+            with self._requests_lock:
+                self._requests += 1
+            yield
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StateStore:
-        return cls(table_client(settings))
+    def from_settings(cls, settings: Settings, *, breaker: CircuitBreaker | None = None) -> StateStore:
+        return cls(table_client(settings), breaker=breaker)
 
     def close(self) -> None:
         self._table.close()
@@ -181,7 +206,7 @@ class StateStore:
                 return
             from azure.core.exceptions import ResourceExistsError
 
-            with _storage("create table"), contextlib.suppress(ResourceExistsError):
+            with self._storage("create table"), contextlib.suppress(ResourceExistsError):
                 self._table.create_table()
             self._table_ready = True
 
@@ -215,8 +240,7 @@ class StateStore:
         self.ensure_table()
         for entities in by_partition.values():
             for chunk in _chunks(entities, _TRANSACTION_LIMIT):
-                self._count()
-                with _storage("dedupe write"):
+                with self._storage("dedupe write"):
                     self._table.submit_transaction([("upsert", entity) for entity in chunk])
 
     # --- order checkpoints ----------------------------------------------------------------------------
@@ -283,8 +307,7 @@ class StateStore:
             parameters = {"pk": partition, **{f"r{index}": key for index, key in enumerate(chunk)}}
             # Spaces around the parentheses: the SDK finds @parameters by splitting on spaces.
             keys = " or ".join(f"RowKey eq @r{index}" for index in range(len(chunk)))
-            self._count()
-            with _storage("lookup"):
+            with self._storage("lookup"):
                 rows = list(
                     self._table.query_entities(
                         f"PartitionKey eq @pk and ( {keys} )", parameters=parameters, select=select
@@ -318,8 +341,7 @@ class StateStore:
         """The rows' new ETags, or None when one of them lost its race (nothing was written then)."""
         from azure.data.tables import TableTransactionError
 
-        self._count()
-        with _storage("checkpoint transaction"):
+        with self._storage("checkpoint transaction"):
             try:
                 answers = self._table.submit_transaction(
                     [_operation(checkpoint, create) for checkpoint, create in chunk]
@@ -333,8 +355,7 @@ class StateStore:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
         _, entity, options = _operation(checkpoint, create)
-        self._count()
-        with _storage("checkpoint write"):
+        with self._storage("checkpoint write"):
             try:
                 metadata = (
                     self._table.create_entity(entity)

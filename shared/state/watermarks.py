@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.state.store import ConcurrentUpdate, StateUnavailable, row_key, table_client
+from shared.breakers import CircuitBreaker
+from shared.state.store import ConcurrentUpdate, row_key, table_call, table_client
 from shared.timeutil import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -34,17 +35,6 @@ log = logging.getLogger(__name__)
 Scalar = str | int | float | bool | datetime
 _RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 _TRANSACTION_LIMIT = 100  # entities per Table Storage transaction (same partition)
-
-
-@contextlib.contextmanager
-def _storage(what: str) -> Iterator[None]:
-    """Azure SDK failures become StateUnavailable (transient): the run stops and the next one goes on."""
-    from azure.core.exceptions import AzureError
-
-    try:
-        yield
-    except AzureError as exc:
-        raise StateUnavailable(f"Table Storage {what} failed ({type(exc).__name__})") from None
 
 
 @dataclass(frozen=True)
@@ -123,13 +113,17 @@ class FailureRecord:
 
 
 class ProgressStore:
-    def __init__(self, table: TableClient) -> None:
+    """Every call goes through the Table Storage breaker (the same one as StateStore's: one dependency).
+    A failed call raises StateUnavailable (transient): the run stops and the next one goes on."""
+
+    def __init__(self, table: TableClient, *, breaker: CircuitBreaker | None = None) -> None:
         self._table = table
+        self.breaker = breaker or CircuitBreaker("Table Storage")
         self._table_ready = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ProgressStore:
-        return cls(table_client(settings))
+    def from_settings(cls, settings: Settings, *, breaker: CircuitBreaker | None = None) -> ProgressStore:
+        return cls(table_client(settings), breaker=breaker)
 
     def close(self) -> None:
         self._table.close()
@@ -139,7 +133,7 @@ class ProgressStore:
             return
         from azure.core.exceptions import ResourceExistsError
 
-        with _storage("create table"), contextlib.suppress(ResourceExistsError):
+        with table_call(self.breaker, "create table"), contextlib.suppress(ResourceExistsError):
             self._table.create_table()
         self._table_ready = True
 
@@ -148,7 +142,7 @@ class ProgressStore:
         from azure.core.exceptions import ResourceNotFoundError
 
         self._ensure_table()
-        with _storage("progress read"):
+        with table_call(self.breaker, "progress read"):
             try:
                 entity = self._table.get_entity(_progress_partition(kind), row_key(name))
             except ResourceNotFoundError:
@@ -158,7 +152,7 @@ class ProgressStore:
     def read_all(self, kind: str) -> list[ProgressRow]:
         """Every progress row of `kind` (backfill jobs: a handful, so one query)."""
         self._ensure_table()
-        with _storage("progress listing"):
+        with table_call(self.breaker, "progress listing"):
             entities = list(
                 self._table.query_entities(
                     "PartitionKey eq @pk", parameters={"pk": _progress_partition(kind)}
@@ -180,7 +174,7 @@ class ProgressStore:
             "Name": row.name,
             **{key: value for key, value in row.fields.items() if key not in _RESERVED},
         }
-        with _storage("progress write"):
+        with table_call(self.breaker, "progress write"):
             try:
                 if row.etag is None:
                     metadata = self._table.create_entity(entity)
@@ -217,12 +211,12 @@ class ProgressStore:
         ]
         for start in range(0, len(entities), _TRANSACTION_LIMIT):
             chunk = entities[start : start + _TRANSACTION_LIMIT]
-            with _storage("failure write"):
+            with table_call(self.breaker, "failure write"):
                 self._table.submit_transaction([("upsert", entity) for entity in chunk])
 
     def failures(self, kind: str) -> list[FailureRecord]:
         self._ensure_table()
-        with _storage("failure listing"):
+        with table_call(self.breaker, "failure listing"):
             entities = list(
                 self._table.query_entities("PartitionKey eq @pk", parameters={"pk": _failure_partition(kind)})
             )
