@@ -51,6 +51,9 @@ class SandboxOptions:
     # or a test must not wait that long for a message that met passing trouble.
     retry_base_seconds: float = 0.5
     retry_max_delay_seconds: float = 5.0
+    # Circuit breakers, time-scaled like the waits above (deployed: 30 s doubling to 5 minutes).
+    breaker_cooldown_seconds: float = 0.5
+    breaker_max_cooldown_seconds: float = 2.0
     # Route Table Storage through a proxy the test can cut (`sandbox.table_proxy.cut()`) and restore.
     table_proxy: bool = False
 
@@ -145,6 +148,8 @@ class Sandbox:
             "DATAVERSE_ORDERS_PER_BATCH": str(self.options.orders_per_batch),
             "RETRY_BASE_SECONDS": str(self.options.retry_base_seconds),
             "RETRY_MAX_DELAY_SECONDS": str(self.options.retry_max_delay_seconds),
+            "BREAKER_COOLDOWN_SECONDS": str(self.options.breaker_cooldown_seconds),
+            "BREAKER_MAX_COOLDOWN_SECONDS": str(self.options.breaker_max_cooldown_seconds),
         }
         if self.options.mapping_file is not None:
             env["MAPPING_FILE"] = str(self.options.mapping_file)

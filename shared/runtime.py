@@ -197,9 +197,10 @@ class Runtime:
 
     def dependencies_unavailable(self) -> bool:
         """True (with a log line) when SP-API, Dataverse or Table Storage has its circuit breaker open, so a
-        timer skips its run. HOOK: the circuit breakers are not on this branch yet; until they are, every
-        dependency counts as available and failures are met call by call."""
-        return False
+        timer skips its run instead of failing call by call."""
+        from shared.breakers import skip_if_open
+
+        return skip_if_open(*self.breakers, run="orders_sweep")
 
     @cached_property
     def bridge(self) -> Bridge:
