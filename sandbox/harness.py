@@ -76,11 +76,8 @@ class Sandbox:
             enforce_rate_limits=self.options.enforce_rate_limits, rate_limits=self.options.spapi_rate_limits
         )
         self.adfs = AdfsEmulator() if self.options.on_premises else None
-        self.dataverse = (
-            DataverseEmulator.on_premises(self.adfs, ONPREM_RESOURCE, prefix=self.options.prefix)
-            if self.adfs is not None
-            else DataverseEmulator(prefix=self.options.prefix)
-        )
+        # On premises, __enter__ replaces this with the org that trusts the AD FS (which must run first).
+        self.dataverse = DataverseEmulator(prefix=self.options.prefix)
         self.provision_log = ""  # what `python -m shared.provision dataverse` and `amazon` printed
         self.queue = InMemoryQueue(lock_duration=timedelta(seconds=self.options.lock_seconds))
         self.pipeline = (
@@ -106,6 +103,10 @@ class Sandbox:
         if self.adfs is not None:
             self.adfs.start()
             self.adfs.register_client(ONPREM_CLIENT_ID, ONPREM_CLIENT_SECRET, ONPREM_RESOURCE)
+            self.dataverse = DataverseEmulator.on_premises(
+                self.adfs, ONPREM_RESOURCE, prefix=self.options.prefix
+            )
+            # An administrator's step on premises: the app's AD FS client becomes an application user.
             self.dataverse.add_application_user(ONPREM_CLIENT_ID, "Amazon Seller Central sync")
         self.dataverse.start()
         if self.pipeline is not None:
