@@ -164,6 +164,7 @@ class Sandbox:
             out.write(f"$ python -m shared.provision {' '.join(command)}\n")
             if provision(command, out=out, err=out) != 0:
                 raise RuntimeError("provisioning the sandbox failed:\n" + out.getvalue())
+        _forget_library_tokens()  # the app fetches its own, as a deployed one would
         return out.getvalue()
 
     def environment(self) -> dict[str, str]:
@@ -278,6 +279,11 @@ def _forget_process_caches() -> None:
     from shared.runtime import reset_runtime
 
     reset_runtime()
+    _forget_library_tokens()
+
+
+def _forget_library_tokens() -> None:
+    """python-amazon-sp-api's process-wide LWA caches (seller and grantless tokens)."""
     token_module = sys.modules.get("sp_api.auth.access_token_client")
     if token_module is not None:
         token_module.cache.clear()

@@ -144,15 +144,8 @@ class DataverseMetadata:
         return self._first_publisher(odata.eq("customizationprefix", prefix))
 
     def create_publisher(self, unique_name: str, friendly_name: str, prefix: str) -> Publisher:
-        answer = self._client.request(
-            "POST",
-            "publishers",
-            body=publisher_body(unique_name, friendly_name, prefix),
-            headers={"Prefer": "return=representation"},
-            idempotent=False,
-            what="create publisher",
-        )
-        return _publisher(answer.body)
+        body = publisher_body(unique_name, friendly_name, prefix)
+        return _publisher(self._create_row("publishers", body, "create publisher"))
 
     def solution(self, unique_name: str) -> Solution | None:
         rows = self._client.query(
@@ -163,15 +156,8 @@ class DataverseMetadata:
         return next((_solution(row) for row in rows), None)
 
     def create_solution(self, unique_name: str, friendly_name: str, publisher_id: str) -> Solution:
-        answer = self._client.request(
-            "POST",
-            "solutions",
-            body=solution_body(unique_name, friendly_name, publisher_id),
-            headers={"Prefer": "return=representation"},
-            idempotent=False,
-            what="create solution",
-        )
-        return _solution(answer.body)
+        body = solution_body(unique_name, friendly_name, publisher_id)
+        return _solution(self._create_row("solutions", body, "create solution"))
 
     # --- transport ----------------------------------------------------------------------------------------
     def _first_publisher(self, condition: str) -> Publisher | None:
@@ -182,6 +168,18 @@ class DataverseMetadata:
             orderby="createdon asc",
         )
         return next((_publisher(row) for row in rows), None)
+
+    def _create_row(self, entity_set: str, body: Mapping[str, Any], what: str) -> dict[str, Any]:
+        answer = self._client.request(
+            "POST",
+            entity_set,
+            body=body,
+            headers={"Prefer": "return=representation"},
+            idempotent=False,
+            what=what,
+        )
+        row: dict[str, Any] = answer.body
+        return row
 
     def _get(self, path: str, what: str) -> dict[str, Any]:
         body: dict[str, Any] = self._client.request("GET", path, idempotent=True, what=what).body
