@@ -400,30 +400,16 @@ class Settings(BaseSettings):
             and not is_loopback(urlsplit(self.dataverse_url).hostname or "")
         ):
             raise ValueError("DATAVERSE_AUTH=none is refused unless DATAVERSE_URL is a loopback address")
-        if self.dataverse_auth == "client_secret":
-            missing = [
-                name
-                for name, value in (
-                    ("DATAVERSE_TENANT_ID", self.dataverse_tenant_id),
-                    ("DATAVERSE_CLIENT_ID", self.dataverse_client_id),
-                    ("DATAVERSE_CLIENT_SECRET", self.dataverse_client_secret),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"DATAVERSE_AUTH=client_secret needs {', '.join(missing)}")
-        if self.dataverse_auth == "adfs":
-            missing = [
-                name
-                for name, value in (
-                    ("DATAVERSE_ADFS_TOKEN_URL", self.dataverse_adfs_token_url),
-                    ("DATAVERSE_CLIENT_ID", self.dataverse_client_id),
-                    ("DATAVERSE_CLIENT_SECRET", self.dataverse_client_secret),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"DATAVERSE_AUTH=adfs needs {', '.join(missing)}")
+        # What each Dataverse connection type needs: checked at start-up, not on the first order.
+        needs = {
+            "client_secret": ("dataverse_tenant_id", "dataverse_client_id", "dataverse_client_secret"),
+            "adfs": ("dataverse_adfs_token_url", "dataverse_client_id", "dataverse_client_secret"),
+        }
+        missing = [
+            setting_name(field) for field in needs.get(self.dataverse_auth, ()) if not getattr(self, field)
+        ]
+        if missing:
+            raise ValueError(f"DATAVERSE_AUTH={self.dataverse_auth} needs {', '.join(missing)}")
         if not (
             self.state_storage_connection or self.azure_webjobs_storage or self.state_storage_table_endpoint
         ):
