@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SQS         {pipeline.queue_url}")
         print(f"  Service Bus {pipeline.bus.connection_string.split(';')[0]} queue {pipeline.queue}")
         print(f"  SP-API      {sandbox.spapi.base_url}\n  Dataverse   {sandbox.dataverse.service_root}\n")
+        print_provisioning(sandbox)
         print("Notifications travel SQS -> sqs_bridge -> Service Bus -> amazon_notifications -> Dataverse.\n")
         run_scenario(sandbox, say=print)
         print()
@@ -52,6 +53,24 @@ def main(argv: list[str] | None = None) -> int:
         print_dead_letters(sandbox)
         print_costs(sandbox)
     return 0
+
+
+def print_provisioning(sandbox: Sandbox) -> None:
+    """What the deployment's hooks did to the fresh emulators (the org has no custom column or key before),
+    and a second run, which finds everything in place and only reads."""
+    print(
+        "Provisioning, as `azd up`'s hooks do it (the emulated org starts without the app's columns and keys):"
+    )
+    print(_indented(sandbox.provision_log))
+    print("Provisioning again changes nothing:")
+    print(_indented(sandbox.provision()))
+    # The app's costs below count from here.
+    sandbox.spapi.requests.reset()
+    sandbox.dataverse.requests.reset()
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.rstrip().splitlines()) + "\n"
 
 
 def print_crm(sandbox: Sandbox) -> None:

@@ -1,12 +1,16 @@
 """Seed data for the Dataverse emulator: what a Dynamics org has before the first Amazon order arrives.
 
-The sync's solution first: a publisher with the configured prefix, an unmanaged solution, the custom columns
-and the alternate keys the connector upserts by (README "What Dataverse needs"), created through the
-emulator's definition hooks with the same JSON bodies the Web API takes (POST EntityDefinitions(...)/Attributes
-and /Keys), keys built at once. Then five transaction currencies (USD is the base currency, exchange rate 1), the "Amazon" price list in USD, the
-"Default Unit" unit group with its "Primary Unit", and about twenty products whose productnumber is a seller
-SKU. Several SKUs carry characters that break naive URL and OData handling (quote, #, &, +, /, ?, %, non-ASCII):
-the connector must find those by $filter, since Dataverse cannot address such values as keys.
+`seed_out_of_the_box` is a new org with its reference data and nothing of the app: the default publisher
+(prefix "new"), five transaction currencies (USD is the base currency, exchange rate 1), the "Amazon" price
+list in USD, the "Default Unit" unit group with its "Primary Unit", and about twenty products whose
+productnumber is a seller SKU. The sandbox then runs `python -m shared.provision dataverse`, which adds the
+app's columns and keys the way a deployment does. Several SKUs carry characters that break naive URL and
+OData handling (quote, #, &, +, /, ?, %, non-ASCII): the connector must find those by $filter, since Dataverse
+cannot address such values as keys.
+
+`provision_solution` is the shortcut the emulator's own tests take (DataverseEmulator.load_seed): the sync's
+publisher, solution, columns and keys through the emulator's definition hooks, with the Web API's JSON bodies,
+keys built at once.
 
 Ids are fixed (uuid5), so tests and the demo can name rows without looking them up.
 """
@@ -152,7 +156,9 @@ def _words(camel: str) -> list[str]:
 
 
 def provision_solution(dataverse: DataverseEmulator, prefix: str) -> None:
-    """The sync's publisher, solution, columns and (active) keys, through the emulator's definition hooks."""
+    """The sync's publisher, solution, columns and (active) keys, through the emulator's definition hooks: a
+    shortcut for the emulator's own tests (DataverseEmulator.load_seed). The sandbox provisions the way a
+    deployment does instead (seed_out_of_the_box, then `python -m shared.provision`)."""
     dataverse.seed(
         "publishers",
         {
@@ -182,6 +188,28 @@ def provision_solution(dataverse: DataverseEmulator, prefix: str) -> None:
         dataverse.create_key(
             table, key_body(prefix, schema_suffix, key_columns), SOLUTION_NAME, build_now=True
         )
+
+
+# Every new org has a default publisher with the "new" prefix (its solution is "Default Solution"); keys and
+# custom columns it does not have: `python -m shared.provision dataverse` creates those.
+DEFAULT_PUBLISHER_ID = seed_id("publisher", "DefaultPublisher")
+
+
+def seed_out_of_the_box(dataverse: DataverseEmulator) -> None:
+    """What a real org has before the app is installed: the default publisher, currencies, the Amazon price
+    list, units and products. No custom column and no alternate key: provisioning adds those."""
+    dataverse.seed(
+        "publishers",
+        {
+            "publisherid": DEFAULT_PUBLISHER_ID,
+            "uniquename": "DefaultPublisherorg",
+            "friendlyname": "Default Publisher for org",
+            "customizationprefix": "new",
+            "customizationoptionvalueprefix": 10000,
+        },
+    )
+    for entity_set, record in seed_records():
+        dataverse.seed(entity_set, record)
 
 
 def _bind(entity_set: str, record_id: str) -> str:

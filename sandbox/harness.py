@@ -7,6 +7,7 @@ same wiring the deployed app uses: app settings in the environment, `shared.runt
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -18,11 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from sandbox.adfs_emulator import AdfsEmulator
 from sandbox.amazon_pipeline import AmazonPipeline, DeliveryStats
 from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
-from sandbox.dataverse_seed import sample_catalog_records
+from sandbox.dataverse_seed import sample_catalog_records, seed_out_of_the_box
 from sandbox.functions_host import HostStats, InMemoryQueue, InMemorySender, LocalFunctionsHost, MessageSource
 from sandbox.spapi_emulator import SpApiEmulator
 from sandbox.tcp_proxy import TcpProxy
@@ -30,6 +32,11 @@ from shared.resilience import RetryPolicy
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 SANDBOX_MAPPING = SANDBOX_DIR / "mapping.toml"
+SANDBOX_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:amazon-notifications"
+# The on-premises org's relying party and the app's AD FS client (sandbox values, not secrets).
+ONPREM_RESOURCE = "https://crm.contoso.local/"
+ONPREM_CLIENT_ID = "2f7c1e0a-5b6d-4c3e-9a8b-7d6e5f4a3b2c"
+ONPREM_CLIENT_SECRET = "sandbox-adfs-secret"
 
 
 @dataclass
@@ -56,6 +63,8 @@ class SandboxOptions:
     breaker_max_cooldown_seconds: float = 2.0
     # Route Table Storage through a proxy the test can cut (`sandbox.table_proxy.cut()`) and restore.
     table_proxy: bool = False
+    # Dynamics 365 on-premises: the v9.1 Web API, the app authenticating with AD FS client credentials.
+    on_premises: bool = False
 
 
 class Sandbox:
@@ -69,7 +78,10 @@ class Sandbox:
         self.spapi = SpApiEmulator(
             enforce_rate_limits=self.options.enforce_rate_limits, rate_limits=self.options.spapi_rate_limits
         )
+        self.adfs = AdfsEmulator() if self.options.on_premises else None
+        # On premises, __enter__ replaces this with the org that trusts the AD FS (which must run first).
         self.dataverse = DataverseEmulator(prefix=self.options.prefix)
+        self.provision_log = ""  # what `python -m shared.provision dataverse` and `amazon` printed
         self.queue = InMemoryQueue(lock_duration=timedelta(seconds=self.options.lock_seconds))
         self.pipeline = (
             AmazonPipeline(
@@ -91,13 +103,26 @@ class Sandbox:
         if self.options.table_proxy:
             self.table_proxy = TcpProxy(self.azurite.port).start()
         self.spapi.start()
+        if self.adfs is not None:
+            self.adfs.start()
+            self.adfs.register_client(ONPREM_CLIENT_ID, ONPREM_CLIENT_SECRET, ONPREM_RESOURCE)
+            self.dataverse = DataverseEmulator.on_premises(
+                self.adfs, ONPREM_RESOURCE, prefix=self.options.prefix
+            )
+            # An administrator's step on premises: the app's AD FS client becomes an application user.
+            self.dataverse.add_application_user(ONPREM_CLIENT_ID, "Amazon Seller Central sync")
         self.dataverse.start()
         if self.pipeline is not None:
             self.pipeline.start()
-        self.dataverse.load_seed()
+        seed_out_of_the_box(self.dataverse)
         self.dataverse.seed("products", *sample_catalog_records())
         self._apply_environment(self.environment())
         _forget_process_caches()
+        self.provision_log = self.provision()
+        # The app starts afresh: its own tokens, and counters that show only what the app itself costs.
+        _forget_process_caches()
+        self.spapi.requests.reset()
+        self.dataverse.requests.reset()
         from shared.config import load_settings
         from shared.runtime import Runtime, install_runtime
 
@@ -117,6 +142,8 @@ class Sandbox:
         if self.pipeline is not None:
             self.pipeline.stop()
         self.dataverse.stop()
+        if self.adfs is not None:
+            self.adfs.stop()
         self.spapi.stop()
         if self.table_proxy is not None:
             self.table_proxy.stop()
@@ -128,6 +155,20 @@ class Sandbox:
         if self.table_proxy is None:
             return connection
         return connection.replace(f"127.0.0.1:{self.azurite.port}/", f"127.0.0.1:{self.table_proxy.port}/")
+
+    def provision(self, *, dry_run: bool = False) -> str:
+        """Run both provisioning commands against the emulators, as the deployment's hooks do; their output.
+        The keys' indexes build on the emulator's time (requests), so polling needs no real wait."""
+        from shared.provision.cli import main as provision
+
+        out = io.StringIO()
+        dry = ["--dry-run"] if dry_run else []
+        for command in (["dataverse", "--poll-seconds", "0.01", *dry], ["amazon", *dry]):
+            out.write(f"$ python -m shared.provision {' '.join(command)}\n")
+            if provision(command, out=out, err=out) != 0:
+                raise RuntimeError("provisioning the sandbox failed:\n" + out.getvalue())
+        _forget_library_tokens()  # the app fetches its own, as a deployed one would
+        return out.getvalue()
 
     def environment(self) -> dict[str, str]:
         """The app settings that point the function app at the sandbox."""
@@ -151,10 +192,21 @@ class Sandbox:
             "BREAKER_COOLDOWN_SECONDS": str(self.options.breaker_cooldown_seconds),
             "BREAKER_MAX_COOLDOWN_SECONDS": str(self.options.breaker_max_cooldown_seconds),
         }
+        if self.adfs is not None:
+            env |= {
+                "DATAVERSE_AUTH": "adfs",
+                "DATAVERSE_API_VERSION": "9.1",
+                "DATAVERSE_ADFS_TOKEN_URL": self.adfs.token_url,
+                "DATAVERSE_ADFS_RESOURCE": ONPREM_RESOURCE,
+                "DATAVERSE_CLIENT_ID": ONPREM_CLIENT_ID,
+                "DATAVERSE_CLIENT_SECRET": ONPREM_CLIENT_SECRET,
+            }
         if self.options.mapping_file is not None:
             env["MAPPING_FILE"] = str(self.options.mapping_file)
         if self.pipeline is not None:
             env.update(self.pipeline.environment())
+        else:  # no SQS here: the destination names a queue that only exists as an ARN
+            env["SQS_QUEUE_ARN"] = SANDBOX_QUEUE_ARN
         return env
 
     def _apply_environment(self, env: Mapping[str, str]) -> None:
@@ -232,9 +284,15 @@ def _forget_process_caches() -> None:
     from shared.runtime import reset_runtime
 
     reset_runtime()
+    _forget_library_tokens()
+
+
+def _forget_library_tokens() -> None:
+    """python-amazon-sp-api's process-wide LWA caches (seller and grantless tokens)."""
     token_module = sys.modules.get("sp_api.auth.access_token_client")
     if token_module is not None:
         token_module.cache.clear()
+        token_module.grantless_cache.clear()
 
 
 @contextmanager

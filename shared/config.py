@@ -194,11 +194,12 @@ class Settings(BaseSettings):
     dataverse_api_version: str = Field(
         "9.2", validation_alias="DATAVERSE_API_VERSION", pattern=r"^\d+\.\d+$", description="Web API version."
     )
-    dataverse_auth: Literal["managed_identity", "client_secret", "default", "none"] = Field(
+    dataverse_auth: Literal["managed_identity", "client_secret", "default", "adfs", "none"] = Field(
         "default",
         validation_alias="DATAVERSE_AUTH",
         description="How to get a Dataverse token: managed_identity, client_secret, default "
-        "(DefaultAzureCredential) or none (only for a loopback DATAVERSE_URL, i.e. the sandbox).",
+        "(DefaultAzureCredential), adfs (Dynamics 365 on-premises: AD FS client credentials) or none (only "
+        "for a loopback DATAVERSE_URL, i.e. the sandbox).",
     )
     dataverse_tenant_id: str | None = Field(
         None, validation_alias="DATAVERSE_TENANT_ID", description="Entra tenant id (client_secret auth)."
@@ -206,13 +207,25 @@ class Settings(BaseSettings):
     dataverse_client_id: str | None = Field(
         None,
         validation_alias="DATAVERSE_CLIENT_ID",
-        description="Application (client) id for client_secret auth, or of a user-assigned managed identity.",
+        description="Application (client) id for client_secret and adfs auth, or of a user-assigned managed "
+        "identity.",
     )
     dataverse_client_secret: SecretStr | None = Field(
         None,
         validation_alias="DATAVERSE_CLIENT_SECRET",
         json_schema_extra=key_vault_secret("dataverse-client-secret"),
-        description="Client secret for client_secret auth.",
+        description="Client secret for client_secret and adfs auth.",
+    )
+    dataverse_adfs_token_url: str | None = Field(
+        None,
+        validation_alias="DATAVERSE_ADFS_TOKEN_URL",
+        description="AD FS token endpoint for DATAVERSE_AUTH=adfs, e.g. https://adfs.contoso.com/adfs/oauth2/token.",
+    )
+    dataverse_adfs_resource: str | None = Field(
+        None,
+        validation_alias="DATAVERSE_ADFS_RESOURCE",
+        description="Relying party identifier the AD FS token is asked for (DATAVERSE_AUTH=adfs); default: "
+        "DATAVERSE_URL.",
     )
     dataverse_prefix: str = Field(
         "new_",
@@ -258,6 +271,13 @@ class Settings(BaseSettings):
         validation_alias="AWS_SECRET_ACCESS_KEY",
         json_schema_extra=key_vault_secret("aws-secret-access-key"),
         description="Secret of AWS_ACCESS_KEY_ID.",
+    )
+    sqs_queue_arn: str | None = Field(
+        None,
+        validation_alias="SQS_QUEUE_ARN",
+        pattern=r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$",
+        description="ARN of the SQS queue, for the SP-API notification destination; default: derived from "
+        "SQS_QUEUE_URL and AWS_REGION.",
     )
     sqs_endpoint: str | None = Field(
         None,
@@ -392,6 +412,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "dataverse_url",
+        "dataverse_adfs_token_url",
         "spapi_endpoint",
         "spapi_lwa_token_url",
         "key_vault_url",
@@ -418,18 +439,16 @@ class Settings(BaseSettings):
             and not is_loopback(urlsplit(self.dataverse_url).hostname or "")
         ):
             raise ValueError("DATAVERSE_AUTH=none is refused unless DATAVERSE_URL is a loopback address")
-        if self.dataverse_auth == "client_secret":
-            missing = [
-                name
-                for name, value in (
-                    ("DATAVERSE_TENANT_ID", self.dataverse_tenant_id),
-                    ("DATAVERSE_CLIENT_ID", self.dataverse_client_id),
-                    ("DATAVERSE_CLIENT_SECRET", self.dataverse_client_secret),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"DATAVERSE_AUTH=client_secret needs {', '.join(missing)}")
+        # What each Dataverse connection type needs: checked at start-up, not on the first order.
+        needs = {
+            "client_secret": ("dataverse_tenant_id", "dataverse_client_id", "dataverse_client_secret"),
+            "adfs": ("dataverse_adfs_token_url", "dataverse_client_id", "dataverse_client_secret"),
+        }
+        missing = [
+            setting_name(field) for field in needs.get(self.dataverse_auth, ()) if not getattr(self, field)
+        ]
+        if missing:
+            raise ValueError(f"DATAVERSE_AUTH={self.dataverse_auth} needs {', '.join(missing)}")
         if not (
             self.state_storage_connection or self.azure_webjobs_storage or self.state_storage_table_endpoint
         ):
