@@ -67,6 +67,7 @@ class Rig:
     crm: FakeCrmOrders = field(default_factory=FakeCrmOrders)
     mapping: MappingConfig = MAPPING
     seller_id: str = SELLER_ID
+    application_id: str | None = None
     now: datetime = NOW
     sleeps: list[float] = field(default_factory=list)
     state: FakeStateStore = field(init=False)
@@ -97,6 +98,7 @@ class Rig:
             state=cast(StateStore, self.state),
             mapping=self.mapping,
             seller_id=self.seller_id,
+            application_id=self.application_id,
             clock=self.clock,
             sleep=self.sleep,
         )
@@ -788,3 +790,21 @@ def test_remembering_applied_notifications_may_fail_without_failing_the_messages
     assert again.counts == Counter(messages=1, stale=1)
     assert rig.amazon.get_order_calls == [ORDER_ID]
     assert rig.crm.written_ids == [ORDER_ID]
+
+
+def test_a_notification_for_another_application_is_dead_lettered_when_ours_is_configured(rig: Rig) -> None:
+    """SPAPI_APPLICATION_ID set: a notification addressed to another application is dead-lettered
+    ForeignApplication without an Amazon call; one for ours is applied."""
+    rig.application_id = "amzn1.sp.solution.ours"
+    foreign = order_change(notification_id="n-foreign")
+    foreign["NotificationMetadata"]["ApplicationId"] = "amzn1.sp.solution.someone-else"
+    ours = order_change(notification_id="n-ours")
+    ours["NotificationMetadata"]["ApplicationId"] = "amzn1.sp.solution.ours"
+
+    report = rig.handle(InboundMessage("m-foreign", body(foreign)), InboundMessage("m-ours", body(ours)))
+
+    assert sorted(settled(report)) == [
+        ("m-foreign", "dead_letter", "ForeignApplication"),
+        ("m-ours", "complete", None),
+    ]
+    assert rig.amazon.get_order_calls == [ORDER_ID]

@@ -289,3 +289,10 @@ def test_service_urls_that_parsers_could_read_two_ways_are_refused(
     assert f"{name} is invalid" in str(error.value)
     assert "192.0.2.2" not in str(error.value)
     assert "pass" not in str(error.value)
+
+
+def test_order_sync_refuses_to_start_without_the_seller_id(environment) -> None:
+    """Without SPAPI_SELLER_ID another seller's notifications would be written: order sync names it."""
+    environment(settings_env(SPAPI_SELLER_ID=None))
+    with pytest.raises(ConfigurationError, match="order sync needs SPAPI_SELLER_ID"):
+        _ = Runtime(load_settings()).order_sync
