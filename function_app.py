@@ -68,3 +68,17 @@ def orders_sweep(timer: func.TimerRequest) -> None:
         logging.getLogger(__name__).info("orders_sweep: ORDERS_SWEEP_ENABLED is off; nothing to do")
         return
     runtime.orders_sweep.run()
+
+
+@app.timer_trigger(
+    schedule="%FINANCE_SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def finance_sync(timer: func.TimerRequest) -> None:
+    """Amazon's financial transactions (fees, refunds, deferrals) -> Dynamics rows; exchange rates refreshed."""
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    if not runtime.settings.finance_sync_enabled:
+        logging.getLogger(__name__).info("finance_sync: FINANCE_SYNC_ENABLED is off; nothing to do")
+        return
+    runtime.finance_sync.run()

@@ -369,6 +369,90 @@ class Settings(BaseSettings):
         description="Upper bound of the doubling cool-down; at least BREAKER_COOLDOWN_SECONDS.",
     )
 
+    # --- Finance: transactions, settlements, exchange rates ----------------------------------------------
+    finance_sync_schedule: str = Field(
+        "0 */30 * * * *",
+        validation_alias="FINANCE_SYNC_SCHEDULE",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB schedule of the finance_sync timer (Amazon's financial transactions -> Dynamics, "
+        "exchange rates refreshed); the trigger reads it as %FINANCE_SYNC_SCHEDULE%.",
+    )
+    finance_sync_enabled: bool = Field(
+        True, validation_alias="FINANCE_SYNC_ENABLED", description="Run the finance sync on its timer."
+    )
+    finance_sync_max_seconds: float = Field(
+        240.0,
+        gt=0,
+        le=540,
+        validation_alias="FINANCE_SYNC_MAX_SECONDS",
+        description="Time budget of one finance run; a run that needs more stops after a batch and the next one "
+        "goes on (the Functions timeout is 10 minutes).",
+    )
+    finance_first_lookback_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        validation_alias="FINANCE_FIRST_LOOKBACK_DAYS",
+        description="How far back the very first finance run reads transactions (days); later runs go on from "
+        "their watermark.",
+    )
+    finance_reread_hours: float = Field(
+        48.0,
+        ge=0,
+        le=24 * 30,
+        validation_alias="FINANCE_REREAD_HOURS",
+        description="Every finance run reads this many hours before its watermark again: Amazon says "
+        "transactions may appear up to 48 hours after they were posted.",
+    )
+    finance_records_per_batch: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        validation_alias="FINANCE_RECORDS_PER_BATCH",
+        description="Transaction rows, invoices or reconciliation results written per Dataverse $batch request "
+        "(each one its own atomic change set).",
+    )
+    settlement_reports_schedule: str = Field(
+        "0 20 */6 * * *",
+        validation_alias="SETTLEMENT_REPORTS_SCHEDULE",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB schedule of the settlement_reports timer (new V2 settlement reports -> settlement, "
+        "invoices, reconciliation); the trigger reads it as %SETTLEMENT_REPORTS_SCHEDULE%.",
+    )
+    settlement_reports_enabled: bool = Field(
+        True,
+        validation_alias="SETTLEMENT_REPORTS_ENABLED",
+        description="Read new settlement reports on their timer.",
+    )
+    settlement_first_lookback_days: float = Field(
+        90.0,
+        gt=0,
+        le=90,
+        validation_alias="SETTLEMENT_FIRST_LOOKBACK_DAYS",
+        description="How far back the very first settlement run looks for reports (days; Amazon keeps reports "
+        "for 90).",
+    )
+    exchange_rates_enabled: bool = Field(
+        True,
+        validation_alias="EXCHANGE_RATES_ENABLED",
+        description="Refresh Dataverse's currency exchange rates from EXCHANGE_RATES_URL and use them for the "
+        "base-currency values of money rows; off: Dataverse's current rates are used as they are.",
+    )
+    exchange_rates_url: str = Field(
+        "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
+        validation_alias="EXCHANGE_RATES_URL",
+        description="Reference exchange rates in the European Central Bank's XML format (daily rates per euro; "
+        "the 90-day file covers late transactions).",
+    )
+    exchange_rates_refresh_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 7,
+        validation_alias="EXCHANGE_RATES_REFRESH_HOURS",
+        description="How long fetched exchange rates are used before they are fetched again (the ECB publishes "
+        "once per business day).",
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,
@@ -419,6 +503,7 @@ class Settings(BaseSettings):
         "sqs_endpoint",
         "sqs_queue_url",
         "state_storage_table_endpoint",
+        "exchange_rates_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

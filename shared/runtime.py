@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from shared.bridge import Bridge
     from shared.dataverse.catalog import CrmCatalog
     from shared.dataverse.client import DataverseClient
+    from shared.dataverse.finance import CrmFinance
+    from shared.dataverse.record_batches import RecordBatches
+    from shared.flows.exchange_rates import RateKeeper
+    from shared.flows.finance_sync import FinanceSync
     from shared.flows.notification_router import NotificationRouter
     from shared.flows.order_pages import PageApplier
     from shared.flows.order_search import SearchWalk
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from shared.flows.orders_backfill import OrdersBackfill
     from shared.flows.orders_sweep import OrdersSweep
     from shared.mapping.config import MappingConfig
+    from shared.model.finance_tables import FinanceTables
+    from shared.rates.ecb import ReferenceRates
     from shared.servicebus.sender import NotificationSender
     from shared.servicebus.settlement import Rescheduling
     from shared.state.store import StateStore
@@ -131,6 +137,69 @@ class Runtime:
             mapping=self.mapping,
             seller_id=self.settings.required("spapi_seller_id", needed_by="order sync")[0],
             application_id=self.settings.spapi_application_id,
+        )
+
+    # --- finance: transactions, settlements, exchange rates --------------------------------------------------
+    @cached_property
+    def finance_tables(self) -> FinanceTables:
+        from shared.model.finance_tables import FinanceTables
+
+        return FinanceTables(self.settings.dataverse_prefix)
+
+    @cached_property
+    def crm_finance(self) -> CrmFinance:
+        from shared.dataverse.finance import CrmFinance
+
+        return CrmFinance(
+            self.dataverse, self.finance_tables, order_id_column=self.mapping.columns.salesorder.order_id
+        )
+
+    @cached_property
+    def record_batches(self) -> RecordBatches:
+        from shared.dataverse.record_batches import RecordBatches
+
+        return RecordBatches(self.dataverse, units_per_batch=self.settings.finance_records_per_batch)
+
+    @cached_property
+    def exchange_rates(self) -> ReferenceRates | None:
+        """The reference-rate source, or None when EXCHANGE_RATES_ENABLED is off."""
+        from shared.rates.ecb import ReferenceRates
+
+        if not self.settings.exchange_rates_enabled:
+            return None
+        return ReferenceRates(self.settings.exchange_rates_url, retry=self.retry)
+
+    @cached_property
+    def rate_keeper(self) -> RateKeeper:
+        from datetime import timedelta
+
+        from shared.dataverse.currencies import CrmCurrencies
+        from shared.flows.exchange_rates import RateKeeper
+
+        return RateKeeper(
+            CrmCurrencies(self.dataverse),
+            self.exchange_rates,
+            refresh=timedelta(hours=self.settings.exchange_rates_refresh_hours),
+        )
+
+    @cached_property
+    def finance_sync(self) -> FinanceSync:
+        from datetime import timedelta
+
+        from shared.amazon.finances import FinancesApi
+        from shared.flows.finance_sync import FinanceSync
+
+        settings = self.settings
+        return FinanceSync(
+            finances=FinancesApi(self.spapi),
+            crm=self.crm_finance,
+            writer=self.record_batches,
+            rates=self.rate_keeper,
+            progress=self.progress,
+            tables=self.finance_tables,
+            first_lookback=timedelta(days=settings.finance_first_lookback_days),
+            reread=timedelta(hours=settings.finance_reread_hours),
+            max_seconds=settings.finance_sync_max_seconds,
         )
 
     @cached_property
@@ -235,8 +304,8 @@ class Runtime:
         return Rescheduling(self._senders[queue], schedule)
 
     def close(self) -> None:
-        for name in ("reports", "spapi", "dataverse", "state", "progress", "bridge"):
-            if name in self.__dict__:
+        for name in ("reports", "spapi", "dataverse", "state", "progress", "bridge", "exchange_rates"):
+            if self.__dict__.get(name) is not None:
                 self.__dict__[name].close()
         for sender in self._senders.values():
             sender.close()

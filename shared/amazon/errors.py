@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from shared.errors import PermanentError, TransientError
 
 
@@ -37,3 +39,11 @@ class SpApiAuthError(SpApiPermanentError):
     """Login with Amazon refused the application's credentials: a configuration problem."""
 
     reason = "SpApiAuthorization"
+
+
+def validation_summary(exc: ValidationError, *, limit: int = 5) -> str:
+    """Which fields of Amazon's answer failed and why, never their values (they may carry buyer data)."""
+    return "; ".join(
+        ".".join(str(part) for part in error["loc"]) + f": {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)[:limit]
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.amazon.errors import validation_summary
 from shared.amazon.models import AmazonMoney, AmazonOrder, DeliveryAddress, OrderItem, ProceedsBreakdown
 from shared.errors import PermanentError
 from shared.model.order import Address, Buyer, FulfillmentChannel, Money, Order, OrderLine, OrderStatus
@@ -30,12 +31,8 @@ def to_canonical(raw: Mapping[str, Any]) -> Order:
     try:
         amazon = AmazonOrder.model_validate(raw)
     except ValidationError as exc:
-        fields = "; ".join(
-            ".".join(str(part) for part in error["loc"]) + f": {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)[:5]
-        )
         raise AmazonOrderInvalid(
-            f"Amazon order does not match the Orders API model: {fields}", order_id=order_id
+            f"Amazon order does not match the Orders API model: {validation_summary(exc)}", order_id=order_id
         ) from None
     if amazon.fulfillment is None:
         raise AmazonOrderInvalid(

@@ -41,6 +41,8 @@ _PRIMARY_KEYS = {
     "salesorderdetails": "salesorderdetailid",
     "contacts": "contactid",
     "accounts": "accountid",
+    "invoices": "invoiceid",
+    "invoicedetails": "invoicedetailid",
 }
 
 Identity = tuple[str, str]  # RecordWrite.identity
@@ -62,7 +64,8 @@ class OrderWritten:
 
 
 def primary_key(entity_set: str) -> str:
-    return _PRIMARY_KEYS[entity_set]
+    """The GUID column of an entity set; the product's custom tables are named `<logical name>s`."""
+    return _PRIMARY_KEYS.get(entity_set) or entity_set.removesuffix("s") + "id"
 
 
 def addressable(record: RecordWrite) -> bool:
@@ -74,9 +77,9 @@ def order_changeset(plan: OrderWritePlan, crm: OrderInCrm) -> tuple[ChangeSet, C
     changeset = ChangeSet()
     references: dict[Identity, str] = {}
     for record in plan.records:
-        _add_upsert(changeset, record, crm.ids, references)
+        add_upsert(changeset, record, crm.ids, references)
     current = crm.state or NEW_ORDER_STATE
-    order_url = _bind(Reference(plan.salesorder.entity_set, plan.salesorder.key), crm.ids, references)
+    order_url = bind_url(Reference(plan.salesorder.entity_set, plan.salesorder.key), crm.ids, references)
     operation = state_operation(current, plan.target_state, order_url)
     if operation is None:
         return changeset, current
@@ -112,28 +115,35 @@ def order_result(
     plan: OrderWritePlan, crm: OrderInCrm, response: BatchResponseItem | None, final_state: CrmState
 ) -> OrderWritten | SyncError:
     """What the change set of `plan` achieved, from its part of the $batch answer."""
-    if response is None:
-        return error_from_response(503, None, what="$batch change set (not answered)")
-    if isinstance(response, ChangeSetResponse):
-        failure, answers = response.failure, response.responses
-    else:
-        failure, answers = (None if response.ok else response), [response]
-    if failure is not None:
-        return error_from_response(
-            failure.status, failure.body, failure.headers, what=f"write of order {plan.order_id}"
-        )
+    error = response_error(response, what=f"write of order {plan.order_id}")
+    if error is not None:
+        return error
+    assert response is not None
+    answers = response.responses if isinstance(response, ChangeSetResponse) else [response]
     salesorder_id = crm.ids.get(plan.salesorder.identity) or _entity_id(
         answers[1] if len(answers) > 1 else None
     )
     return OrderWritten(final_state, salesorder_id)
 
 
-def _add_upsert(
+def response_error(response: BatchResponseItem | None, *, what: str) -> SyncError | None:
+    """The typed error of a failed $batch item (a change set fails as a whole), or None when it succeeded."""
+    if response is None:
+        return error_from_response(503, None, what=f"{what} ($batch item not answered)")
+    failure = (
+        response.failure if isinstance(response, ChangeSetResponse) else (None if response.ok else response)
+    )
+    if failure is None:
+        return None
+    return error_from_response(failure.status, failure.body, failure.headers, what=what)
+
+
+def add_upsert(
     changeset: ChangeSet, record: RecordWrite, ids: Mapping[Identity, str], references: dict[Identity, str]
 ) -> None:
     body: dict[str, Any] = dict(record.fields)
     for navigation, target in record.binds.items():
-        body[f"{navigation}@odata.bind"] = _bind(target, ids, references)
+        body[f"{navigation}@odata.bind"] = bind_url(target, ids, references)
     if addressable(record):
         changeset.add(Operation("PATCH", odata.entity_path(record.entity_set, dict(record.key)), body))
         return
@@ -148,7 +158,7 @@ def _add_upsert(
     references[record.identity] = changeset.add(Operation("POST", record.entity_set, body))
 
 
-def _bind(target: Reference, ids: Mapping[Identity, str], references: Mapping[Identity, str]) -> str:
+def bind_url(target: Reference, ids: Mapping[Identity, str], references: Mapping[Identity, str]) -> str:
     if isinstance(target.key, str):
         return odata.bind(target.entity_set, target.key)
     identity = (target.entity_set, key_text(target.key))

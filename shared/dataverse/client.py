@@ -32,6 +32,7 @@ from shared.resilience import RetryPolicy, Sleep, call_with_retries, is_transien
 
 TokenProvider = Callable[[], str]
 _AMBIGUOUS_STATUSES = frozenset({502, 504})  # a gateway gave up; the server may have finished the work
+LOOKUP_TABLE_ANNOTATION = "Microsoft.Dynamics.CRM.lookuplogicalname"
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,14 @@ class DataverseClient:
         orderby: str | None = None,
         top: int | None = None,
         page_size: int | None = None,
+        annotations: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Every matching record, following @odata.nextLink page after page."""
-        headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else {}
+        """Every matching record, following @odata.nextLink page after page. `annotations` asks for the
+        table a lookup points at (`_x_value@Microsoft.Dynamics.CRM.lookuplogicalname`)."""
+        preferences = [f"odata.maxpagesize={page_size}"] if page_size else []
+        if annotations:
+            preferences.append(f'odata.include-annotations="{LOOKUP_TABLE_ANNOTATION}"')
+        headers = {"Prefer": ",".join(preferences)} if preferences else {}
         url: str | None = entity_set + _query_string(select=select, filter=filter, orderby=orderby, top=top)
         while url:
             body = self._send("GET", url, headers=headers, idempotent=True, what="query").json()

@@ -1,0 +1,1 @@
+"""Reference exchange rates from outside Dataverse (the ECB's daily rates), read over HTTP."""
