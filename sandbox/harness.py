@@ -25,7 +25,16 @@ from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_seed import sample_catalog_records, seed_out_of_the_box
-from sandbox.functions_host import HostStats, InMemoryQueue, InMemorySender, LocalFunctionsHost, MessageSource
+from sandbox.ecb_rates import EcbRatesStandIn
+from sandbox.finance_tables import provision_finance
+from sandbox.functions_host import (
+    HostStats,
+    InMemoryQueue,
+    InMemorySender,
+    LocalFunctionsHost,
+    MessageSource,
+    registered_functions,
+)
 from sandbox.spapi_emulator import SpApiEmulator
 from sandbox.tcp_proxy import TcpProxy
 from shared.resilience import RetryPolicy
@@ -65,6 +74,8 @@ class SandboxOptions:
     table_proxy: bool = False
     # Dynamics 365 on-premises: the v9.1 Web API, the app authenticating with AD FS client credentials.
     on_premises: bool = False
+    # How far back the first finance run reads: the sample orders start in March 2025.
+    finance_first_lookback_days: float = 1000.0
 
 
 class Sandbox:
@@ -82,6 +93,7 @@ class Sandbox:
         # On premises, __enter__ replaces this with the org that trusts the AD FS (which must run first).
         self.dataverse = DataverseEmulator(prefix=self.options.prefix)
         self.provision_log = ""  # what `python -m shared.provision dataverse` and `amazon` printed
+        self.rates = EcbRatesStandIn()
         self.queue = InMemoryQueue(lock_duration=timedelta(seconds=self.options.lock_seconds))
         self.pipeline = (
             AmazonPipeline(
@@ -112,6 +124,7 @@ class Sandbox:
             # An administrator's step on premises: the app's AD FS client becomes an application user.
             self.dataverse.add_application_user(ONPREM_CLIENT_ID, "Amazon Seller Central sync")
         self.dataverse.start()
+        self.rates.start()
         if self.pipeline is not None:
             self.pipeline.start()
         seed_out_of_the_box(self.dataverse)
@@ -119,6 +132,7 @@ class Sandbox:
         self._apply_environment(self.environment())
         _forget_process_caches()
         self.provision_log = self.provision()
+        provision_finance(self.dataverse, self.options.prefix)
         # The app starts afresh: its own tokens, and counters that show only what the app itself costs.
         _forget_process_caches()
         self.spapi.requests.reset()
@@ -141,6 +155,7 @@ class Sandbox:
         self._restore_environment()
         if self.pipeline is not None:
             self.pipeline.stop()
+        self.rates.stop()
         self.dataverse.stop()
         if self.adfs is not None:
             self.adfs.stop()
@@ -191,6 +206,8 @@ class Sandbox:
             "RETRY_MAX_DELAY_SECONDS": str(self.options.retry_max_delay_seconds),
             "BREAKER_COOLDOWN_SECONDS": str(self.options.breaker_cooldown_seconds),
             "BREAKER_MAX_COOLDOWN_SECONDS": str(self.options.breaker_max_cooldown_seconds),
+            "EXCHANGE_RATES_URL": self.rates.url(),
+            "FINANCE_FIRST_LOOKBACK_DAYS": str(self.options.finance_first_lookback_days),
         }
         if self.adfs is not None:
             env |= {
@@ -271,6 +288,15 @@ class Sandbox:
         if publisher is not None:
             publisher()
         return self.host().pump(timeout=timeout)
+
+    @staticmethod
+    def run_timer(name: str) -> None:
+        """Fire a registered timer function once, as the Functions host does on schedule."""
+        import types
+
+        import function_app
+
+        registered_functions(function_app.app)[name](timer=types.SimpleNamespace(past_due=False))
 
     @staticmethod
     def runtime() -> Any:

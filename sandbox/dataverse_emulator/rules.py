@@ -4,9 +4,11 @@
 - Sales documents (orders, invoices and their lines): see sales.py.
 - Contacts: fullname follows the organization's default "First Last" convention.
 - Event registrations (service endpoints, steps, images): see events/registration.py.
-- Currencies: the first currency created is the organization's base currency; its exchange rate stays 1
-  (transactioncurrency reference: ExchangeRate "Exchange rate between the transaction currency and the base
-  currency"), every other currency's rate can be updated and applies to documents saved afterwards.
+- Currencies: the first currency created is the organization's base currency (organization.basecurrencyid);
+  its exchange rate stays 1 (transactioncurrency reference: ExchangeRate "Exchange rate between the transaction
+  currency and the base currency"), every other currency's rate can be updated and applies to documents saved
+  afterwards.
+- Custom tables with currency columns: the row's currency, rate and `_base` values (currency_columns.py).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from . import errors, sales
+from . import currency_columns, errors, sales
 from .events import registration
-from .payload import Changes
+from .payload import Changes, lookup_annotation
 from .schema import Table
 from .store import Row
 
@@ -43,6 +45,9 @@ def prepare_create(service: Service, table: Table, row: Row, changes: Changes, *
         if organization.get("basecurrencyid") is None:
             organization["basecurrencyid"] = row["transactioncurrencyid"]
             row["exchangerate"] = Decimal(1)
+            _organization_row_follows(service)
+    if currency_columns.has_currency_columns(table):
+        return currency_columns.stamp_base_amounts(service, table, row)
     return row
 
 
@@ -66,6 +71,8 @@ def prepare_update(service: Service, table: Table, old: Row, new: Row, changes: 
     is_base = old.get("transactioncurrencyid") == service.store.organization.get("basecurrencyid")
     if table.logical_name == "transactioncurrency" and is_base and new.get("exchangerate") != 1:
         raise errors.invalid_argument("The exchange rate of the base currency cannot be modified.")
+    if currency_columns.has_currency_columns(table):
+        return currency_columns.stamp_base_amounts(service, table, new)
     return new
 
 
@@ -80,6 +87,17 @@ def before_delete(service: Service, table: Table, row: Row) -> None:
 def after_write(service: Service, table: Table, old: Row | None, new: Row | None) -> None:
     if table.entity_set in sales.BY_LINES:
         sales.refresh_totals(service, sales.BY_LINES[table.entity_set], old, new)
+
+
+def _organization_row_follows(service: Service) -> None:
+    """The organizations row shows the base currency the store keeps."""
+    rows = service.store.rows("organizations")
+    if not rows:
+        return
+    row = dict(rows[0])
+    row["basecurrencyid"] = service.store.organization["basecurrencyid"]
+    row[lookup_annotation("basecurrencyid")] = "transactioncurrency"
+    service.save(service.tables["organizations"], row)
 
 
 def _with_full_name(row: Row) -> Row:

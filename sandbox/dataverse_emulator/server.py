@@ -52,6 +52,7 @@ from .tables.platform import COMPONENT_ATTRIBUTE, COMPONENT_ENTITY, COMPONENT_EN
 from .values import new_id
 
 ENTRA_AUTHORIZE = "https://login.microsoftonline.com/common/oauth2/authorize"
+ORGANIZATION_ID = "2e0f4b8c-5a61-4d0e-9c3b-7f1a2d6e8b90"
 
 
 class FederationService(TokenValidator, Protocol):
@@ -134,6 +135,13 @@ class DataverseEmulator(HttpEmulator):
                     trusted=True,
                     notify=False,
                 )
+            self.service.create(
+                self.tables["organizations"],
+                {"organizationid": ORGANIZATION_ID, "name": "Sandbox"},
+                resolve,
+                trusted=True,
+                notify=False,
+            )
             event_messages.install(self.service)
             self.catalog.table_listeners.append(lambda table: event_messages.add_filters(self.service, table))
 

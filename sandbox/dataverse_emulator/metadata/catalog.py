@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import errors
+from ..currency_columns import with_currency_columns
 from ..schema import Column, ColumnType, NavigationProperty, Origin, RequiredLevel, Table, metadata_id
 from ..store import Store
 from .attributes import DEFAULT_OPTION_VALUE_PREFIX, REQUIRED_LEVELS, column_from_definition, metadata_type_of
@@ -101,6 +102,7 @@ class Catalog:
             option_value_prefix=option_value_prefix,
         )
         self._next_object_type_code += 1
+        table = with_currency_columns(table)
         self.store.add_table(table)
         for listener in self.table_listeners:
             listener(table)
@@ -117,7 +119,7 @@ class Catalog:
         column = column_from_definition(table, body, option_value_prefix=option_value_prefix)
         if column.is_primary_name:
             raise errors.invalid_definition("A table's primary name column is created with the table.")
-        self.store.replace_table(with_column(table, column))
+        self.store.replace_table(with_currency_columns(with_column(table, column)))
         return table, column.name
 
     def create_relationship(self, body: Any) -> Relationship:

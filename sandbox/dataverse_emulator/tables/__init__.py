@@ -21,6 +21,7 @@ def build_tables() -> dict[str, Table]:
         catalog.uomschedule(),
         catalog.transactioncurrency(),
         platform.systemuser(),
+        platform.organization(),
         platform.publisher(),
         platform.solution(),
         platform.solutioncomponent(),

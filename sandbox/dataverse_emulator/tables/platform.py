@@ -66,6 +66,26 @@ def systemuser() -> Table:
     return make_table("systemuser", "systemusers", None, columns, info)
 
 
+def organization() -> Table:
+    """The one row of the organization's settings; the emulator shows its base currency (read-only here)."""
+    columns = [
+        primary_id("organizationid", P),
+        _text("name", 160),
+        lookup("basecurrencyid", "transactioncurrencies", origin=P, read_only=True),
+        *audit(P),
+    ]
+    info = TableInfo(
+        "Organization",
+        1019,
+        "Organization",
+        "Organizations",
+        primary_name="name",
+        ownership="None",
+        writable=False,
+    )
+    return make_table("organization", "organizations", None, columns, info)
+
+
 def publisher() -> Table:
     columns = [
         primary_id("publisherid", P),
