@@ -189,7 +189,9 @@ def _reconciliation(tables: FinanceTables) -> TableSpec:
         ),
         lookups=(
             LookupSpec(c.salesorder, "Sales Order Id", "salesorder", f"{p}salesorder_reconciliation"),
-            LookupSpec(c.settlement, "Settlement Id", tables.settlement_table, f"{p}settlement_reconciliation"),
+            LookupSpec(
+                c.settlement, "Settlement Id", tables.settlement_table, f"{p}settlement_reconciliation"
+            ),
         ),
         keys=(KeySpec(f"{p}ReconciliationResultKey", (c.result_key,)),),
     )
@@ -204,7 +206,9 @@ def _invoice(tables: FinanceTables) -> TableSpec:
         "Invoices",
         None,
         (_text(c.settlement_id, "Amazon Settlement Id", 50), _text(c.order_id, "Amazon Order Id", 100)),
-        lookups=(LookupSpec(c.settlement, "Settlement Id", tables.settlement_table, f"{p}settlement_invoice"),),
+        lookups=(
+            LookupSpec(c.settlement, "Settlement Id", tables.settlement_table, f"{p}settlement_invoice"),
+        ),
         keys=(KeySpec(f"{p}AmazonSettlementInvoiceKey", (c.settlement_id, c.order_id)),),
     )
 
