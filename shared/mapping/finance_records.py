@@ -24,6 +24,7 @@ from shared.model.exchange_rates import ExchangeRate
 from shared.model.finance import FinanceTransaction
 from shared.model.finance_tables import FinanceTables, RateColumns
 from shared.model.money import AmountCategory
+from shared.model.settlement import SettlementSummary
 from shared.timeutil import iso_z
 
 MAX_BREAKDOWN_TEXT = 100_000  # the memo column holds more; a tree this large is not Amazon's
@@ -109,6 +110,37 @@ def settlement_stub(tables: FinanceTables, settlement_id: str) -> RecordWrite:
         {columns.settlement_id: settlement_id},
         {columns.name: settlement_name(settlement_id)},
     )
+
+
+def settlement_record(
+    summary: SettlementSummary,
+    tables: FinanceTables,
+    *,
+    report_id: str,
+    orders: int,
+    rows: int,
+    mismatches: int | None,
+    currency_id: str | None,
+    rate: ExchangeRate | None,
+) -> RecordWrite:
+    """The settlement row: the payout, what its report held, and the base value at the deposit date's rate."""
+    columns = tables.settlement
+    fields: dict[str, Any] = {
+        columns.name: settlement_name(summary.settlement_id),
+        columns.start: iso_z(summary.start),
+        columns.end: iso_z(summary.end),
+        columns.deposit: iso_z(summary.deposit_date) if summary.deposit_date else None,
+        columns.total: money(summary.total),
+        columns.currency_code: summary.currency,
+        columns.report_id: report_id,
+        columns.order_count: orders,
+        columns.row_count: rows,
+        **rate_fields(columns, rate, summary.total),
+    }
+    if mismatches is not None:
+        fields[columns.mismatch_count] = mismatches
+    binds = {"transactioncurrencyid": Reference("transactioncurrencies", currency_id)} if currency_id else {}
+    return RecordWrite(tables.settlements, {columns.settlement_id: summary.settlement_id}, fields, binds)
 
 
 def settlement_name(settlement_id: str) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shared.model.crm import Reference
-from shared.model.money import CategoryAmounts
+from shared.model.money import AmountCategory, CategoryAmounts
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class SettlementRow:
     amount_type: str
     amount_description: str
     amount: Decimal
-    category_path: tuple[str, str]  # (amount-type, amount-description): what the category is read from
+    category: AmountCategory
     order_item_code: str | None
     sku: str | None
     quantity: int | None
