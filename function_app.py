@@ -82,3 +82,19 @@ def finance_sync(timer: func.TimerRequest) -> None:
         logging.getLogger(__name__).info("finance_sync: FINANCE_SYNC_ENABLED is off; nothing to do")
         return
     runtime.finance_sync.run()
+
+
+@app.timer_trigger(
+    schedule="%SETTLEMENT_REPORTS_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def settlement_reports(timer: func.TimerRequest) -> None:
+    """New settlement reports -> a settlement, an invoice per settled order and the reconciliation findings."""
+    from shared.runtime import get_runtime
+
+    runtime = get_runtime()
+    if not runtime.settings.settlement_reports_enabled:
+        logging.getLogger(__name__).info(
+            "settlement_reports: SETTLEMENT_REPORTS_ENABLED is off; nothing to do"
+        )
+        return
+    runtime.settlement_sync.run()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shared.flows.order_sync import OrderSync
     from shared.flows.orders_backfill import OrdersBackfill
     from shared.flows.orders_sweep import OrdersSweep
+    from shared.flows.settlements import SettlementSync
     from shared.mapping.config import MappingConfig
     from shared.model.finance_tables import FinanceTables
     from shared.rates.ecb import ReferenceRates
@@ -199,6 +200,26 @@ class Runtime:
             tables=self.finance_tables,
             first_lookback=timedelta(days=settings.finance_first_lookback_days),
             reread=timedelta(hours=settings.finance_reread_hours),
+            max_seconds=settings.finance_sync_max_seconds,
+        )
+
+    @cached_property
+    def settlement_sync(self) -> SettlementSync:
+        from datetime import timedelta
+
+        from shared.flows.settlements import SettlementSync
+
+        settings = self.settings
+        return SettlementSync(
+            reports=self.reports,
+            crm=self.crm_finance,
+            catalog=self.catalog,
+            writer=self.record_batches,
+            rates=self.rate_keeper,
+            progress=self.progress,
+            tables=self.finance_tables,
+            marketplace_ids=settings.spapi_marketplace_ids,
+            first_lookback=timedelta(days=settings.settlement_first_lookback_days),
             max_seconds=settings.finance_sync_max_seconds,
         )
 

@@ -51,15 +51,15 @@ class RateKeeper:
     def base_currency(self) -> str | None:
         return self._base
 
-    def prepare(self) -> int:
-        """Read Dataverse's currencies, refresh the table when due and bring Dataverse's rates up to its latest
-        day; returns how many currencies were updated."""
+    def prepare(self, *, update_dataverse: bool = True) -> int:
+        """Read Dataverse's currencies, refresh the table when due and (`update_dataverse`) bring Dataverse's
+        rates up to its latest day; returns how many currencies were updated."""
         currencies = self._currencies.active()
         self._by_code = {currency.code: currency for currency in currencies}
         base_id = self._currencies.base_currency_id()
         self._base = next((c.code for c in currencies if c.currency_id == base_id), None)
         self._refresh_table()
-        return self._update_dataverse()
+        return self._update_dataverse() if update_dataverse else 0
 
     def currency_id(self, code: str) -> str | None:
         currency = self._by_code.get(code.upper())

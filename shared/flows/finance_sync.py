@@ -32,6 +32,7 @@ from shared.amazon.transaction_translation import AmazonTransactionInvalid
 from shared.dataverse.finance import CrmFinance
 from shared.dataverse.record_batches import RecordBatches, WriteUnit
 from shared.flows.exchange_rates import RateKeeper
+from shared.flows.record_writes import write_units
 from shared.mapping.finance_records import TransactionRow, relink_record, transaction_row
 from shared.model.finance import FinanceTransaction, TransactionStatus
 from shared.model.finance_tables import FinanceTables
@@ -211,15 +212,8 @@ class FinanceSync:
             WriteUnit((record,), f"settlement row {dict(record.key)}") for record in settlements.values()
         ]
         units += [WriteUnit((row.record,), f"transaction {dict(row.record.key)}") for row in rows]
-        results = self._writer.write(units)
-        for unit, error in zip(units, results, strict=True):
-            if error is None:
-                continue
-            if error.transient:
-                raise error  # the window is read again next run; what landed is skipped then
-            report.counts["failed"] += 1
-            log.warning("finance_sync: %s not written: %s", unit.label, error.reason)
-        report.counts["written"] += sum(1 for error in results[len(settlements) :] if error is None)
+        landed = write_units(self._writer, units, report.counts, flow="finance_sync")
+        report.counts["written"] += sum(landed[len(settlements) :])
 
     def _relink(self) -> int:
         unlinked = self._crm.unlinked_transactions()
@@ -234,7 +228,4 @@ class FinanceSync:
             for row in unlinked
             if row.order_id in orders
         ]
-        if not units:
-            return 0
-        results = self._writer.write(units)
-        return sum(1 for error in results if error is None)
+        return sum(write_units(self._writer, units, Counter(), flow="finance_sync"))
