@@ -63,7 +63,7 @@ var serviceBusEntities = [
 ]
 
 // Timer functions the "timer not running" alert watches (App Insights request names = function names).
-var timerFunctionNames = ['sqs_bridge', 'orders_sweep']
+var timerFunctionNames = ['sqs_bridge', 'orders_sweep', 'finance_sync', 'settlement_reports']
 
 var stateTableName = 'amazonsync'
 var deploymentContainerName = 'app-package'
@@ -168,6 +168,9 @@ var amazonSettings = [
   { name: 'AWS_REGION', value: awsRegion }
   // The orders_sweep timer reads its schedule as %ORDERS_SWEEP_SCHEDULE%: without the setting it would not start.
   { name: 'ORDERS_SWEEP_SCHEDULE', value: '0 */10 * * * *' }
+  // finance_sync (transactions, exchange rates) and settlement_reports read their schedules the same way.
+  { name: 'FINANCE_SYNC_SCHEDULE', value: '0 */30 * * * *' }
+  { name: 'SETTLEMENT_REPORTS_SCHEDULE', value: '0 20 */6 * * *' }
 ]
 var dataverseSettings = [
   { name: 'DATAVERSE_URL', value: dataverseUrl }
