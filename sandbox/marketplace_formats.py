@@ -28,10 +28,13 @@ class ReportLocale:
     currency_decimals: int
     date_style: DateStyle
 
+    def rounded(self, value: Decimal) -> Decimal:
+        """``value`` to the currency's decimals, as the report writes it (yen have none)."""
+        return value.quantize(Decimal(1).scaleb(-self.currency_decimals), rounding=ROUND_HALF_UP)
+
     def amount(self, value: Decimal, *, grouping: bool = True) -> str:
         """``value`` in the marketplace's number format ("-1.234,56", "1,234.56", "1,235")."""
-        exponent = Decimal(1).scaleb(-self.currency_decimals)
-        rounded = value.quantize(exponent, rounding=ROUND_HALF_UP)
+        rounded = self.rounded(value)
         sign = "-" if rounded < 0 else ""
         whole, _, fraction = f"{abs(rounded):f}".partition(".")
         if grouping and len(whole) > 3:

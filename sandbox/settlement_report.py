@@ -80,9 +80,10 @@ def synthetic_settlement_lines(
     locale = report_locale(marketplace_id)
     settlement_id = str(random.Random(f"settlement:{seed}").randint(10**10, 10**11 - 1))
     end = start + timedelta(days=14)
+    # The total of the amounts as written: in a currency without decimals each row is rounded on its own.
     total = sum(
         (
-            amount
+            locale.rounded(amount)
             for order in _synthetic_orders(rows, marketplace_id, seed, start)
             for _, _, amount in order.amounts
         ),

@@ -340,6 +340,17 @@ def test_synthetic_settlement_has_exactly_the_rows_asked_for_adding_up_to_the_to
     assert sum(amounts, Decimal("0")) == locale.parse_amount(summary.split("\t")[4])
 
 
+def test_a_yen_settlement_totals_its_rows_as_written() -> None:
+    """Yen have no decimals: each row is rounded as written, and the summary is the sum of those rows."""
+    locale = report_locale("A1VC38T7YXB528")
+    lines = synthetic_settlement_lines(2_000, marketplace_id="A1VC38T7YXB528", start=NOW - timedelta(days=14))
+    _, summary = next(lines), next(lines)
+
+    amounts = [locale.parse_amount(line.split("\t")[14]) for line in lines]
+
+    assert sum(amounts, Decimal("0")) == locale.parse_amount(summary.split("\t")[4])
+
+
 def test_synthetic_settlement_streams_in_constant_memory() -> None:
     """Rows are produced one at a time: peak memory while reading 10,000 rows stays far below their size."""
     tracemalloc.start()
