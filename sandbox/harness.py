@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +76,8 @@ class SandboxOptions:
     on_premises: bool = False
     # How far back the first finance run reads: the sample orders start in March 2025.
     finance_first_lookback_days: float = 1000.0
+    # Further app settings (name -> value), e.g. FINANCE_REREAD_HOURS for a test.
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 class Sandbox:
@@ -224,6 +226,7 @@ class Sandbox:
             env.update(self.pipeline.environment())
         else:  # no SQS here: the destination names a queue that only exists as an ARN
             env["SQS_QUEUE_ARN"] = SANDBOX_QUEUE_ARN
+        env.update(self.options.settings)
         return env
 
     def _apply_environment(self, env: Mapping[str, str]) -> None:
