@@ -4,7 +4,9 @@ reports published, and what the CRM holds afterwards (rows, versions, write requ
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sandbox.amazon_samples import OrderFactory, SampleOrder, order_change_notification
@@ -17,6 +19,17 @@ US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
 TRANSACTIONS, SETTLEMENTS, FINDINGS = "new_financetransactions", "new_settlements", "new_reconciliations"
 WRITE_PREFIXES = ("batch", "update:", "create:", "delete:", "action:")
 CRM_TABLES = (TRANSACTIONS, SETTLEMENTS, FINDINGS, "invoices", "invoicedetails", "transactioncurrencies")
+SALES_TYPES = ("ItemPrice", "Promotion")  # what the buyer paid: the invoice's part of a settlement
+
+
+@dataclass
+class Settled:
+    """A sandbox whose orders are in the CRM, with their ledger and the published closed settlements."""
+
+    sandbox: Sandbox
+    ledger: FinanceLedger
+    settlements: list[Settlement]
+    in_crm: set[str]
 
 
 def shipped_orders(seed: int, count: int, *, days_ago: float = 40) -> list[SampleOrder]:
@@ -90,3 +103,38 @@ def rows_by(sandbox: Sandbox, entity_set: str, column: str) -> dict[str, dict[st
 def visible_transactions(ledger: FinanceLedger) -> dict[str, Any]:
     cutoff = datetime.now(UTC) - timedelta(minutes=3)
     return {t.transaction_id: t for t in ledger.transactions if t.visible_from <= cutoff}
+
+
+def expected_invoices(settled: Settled) -> dict[tuple[str, str], Decimal]:
+    """(settlement id, order id) -> what the buyer paid (or got back) for the order in that settlement."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for settlement in settled.settlements:
+        for transaction in settlement.transactions:
+            if transaction.order_id not in settled.in_crm:
+                continue
+            key = (settlement.settlement_id, transaction.order_id)
+            paid = sum((c.amount for c in transaction.charges if c.amount_type in SALES_TYPES), Decimal("0"))
+            totals[key] = totals.get(key, Decimal("0")) + paid
+    return totals
+
+
+def invoices_by_key(sandbox: Sandbox) -> dict[tuple[str, str], dict]:
+    found: dict[tuple[str, str], dict] = {}
+    for row in sandbox.dataverse.records("invoices"):
+        key = (row["new_amazonsettlementid"], row["new_amazonorderid"])
+        assert key not in found, f"invoice {key} written twice"
+        found[key] = row
+    return found
+
+
+def findings(sandbox: Sandbox) -> set[tuple[str | None, str]]:
+    return {(row["new_amazonorderid"], row["new_reason"]) for row in sandbox.dataverse.records(FINDINGS)}
+
+
+def the_three_mistakes(ledger: FinanceLedger) -> set[tuple[str | None, str]]:
+    mistakes = ledger.discrepancies
+    return {
+        *((order_id, "transactions_differ") for order_id in mistakes.fee_differs),
+        *((order_id, "settled_twice") for order_id in mistakes.settled_twice),
+        *((order_id, "missing_in_crm") for order_id in mistakes.unknown_orders),
+    }
