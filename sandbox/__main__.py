@@ -10,10 +10,11 @@ import argparse
 import logging
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.harness import Sandbox, SandboxOptions
-from sandbox.scenario import run_scenario
+from sandbox.scenario import run_money_day, run_scenario, ship_open_orders
 
 STATES = {
     (0, 1): "Active / New",
@@ -47,11 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SP-API      {sandbox.spapi.base_url}\n  Dataverse   {sandbox.dataverse.service_root}\n")
         print_provisioning(sandbox)
         print("Notifications travel SQS -> sqs_bridge -> Service Bus -> amazon_notifications -> Dataverse.\n")
-        run_scenario(sandbox, say=print)
+        log = run_scenario(sandbox, say=print)
+        ship_open_orders(sandbox, log, say=print)
+        print()
+        orders_cost = Cost.of(sandbox)
+        run_money_day(sandbox, log, say=print)
+        money_cost = Cost.of(sandbox) - orders_cost
         print()
         print_crm(sandbox)
+        print_money(sandbox)
         print_dead_letters(sandbox)
-        print_costs(sandbox)
+        print_costs(sandbox, orders_cost, money_cost)
     return 0
 
 
@@ -111,6 +118,60 @@ def print_crm(sandbox: Sandbox) -> None:
     )
 
 
+def print_money(sandbox: Sandbox) -> None:
+    """Amazon's money side as the accountant finds it in Dynamics."""
+    dataverse = sandbox.dataverse
+    currencies = {
+        row["transactioncurrencyid"]: row["isocurrencycode"]
+        for row in dataverse.records("transactioncurrencies")
+    }
+    transactions = dataverse.records("new_financetransactions")
+    kinds = Counter(row["new_transactiontype"] for row in transactions)
+    deferred = sum(1 for row in transactions if row["new_transactionstatus"] == "DEFERRED")
+    linked = sum(1 for row in transactions if row["new_salesorderid"])
+    print(
+        f"Amazon's money in Dynamics ({len(transactions)} transactions: {dict(sorted(kinds.items()))}, ",
+        end="",
+    )
+    print(f"{deferred} deferred, {linked} linked to their sales order):")
+    for row in sorted(
+        dataverse.records("new_settlements"),
+        key=lambda r: (r["new_startdate"] or "", r["new_amazonsettlementid"]),
+    ):
+        base = (
+            f", {row['new_basecurrencycode']} {row['new_basetotalamount']} at {row['new_exchangerate']}"
+            if row["new_exchangerate"]
+            else ""
+        )
+        print(
+            f"  settlement {row['new_amazonsettlementid']}  {str(row['new_startdate'])[:10]} .. {str(row['new_enddate'])[:10]}"
+            f"  deposit {str(row['new_depositdate'])[:10]}  {row['new_currencycode']} {row['new_totalamount']:>8}{base}"
+            f"  ({row['new_ordercount']} orders, {row['new_mismatchcount']} mismatches)"
+        )
+    lines_by_invoice: dict[str, list[dict[str, Any]]] = {}
+    for line in dataverse.records("invoicedetails"):
+        lines_by_invoice.setdefault(line["invoiceid"], []).append(line)
+    invoices = sorted(dataverse.records("invoices"), key=lambda row: row["name"])
+    paid = sum(1 for row in invoices if row["statecode"] == 2)
+    print(f"  invoices ({len(invoices)}, {paid} Paid), one per settled order:")
+    for invoice in invoices:
+        lines = lines_by_invoice.get(invoice["invoiceid"], [])
+        credits = sum(1 for line in lines if (line["quantity"] or 0) < 0)
+        currency = currencies.get(invoice.get("transactioncurrencyid"), "")
+        print(
+            f"    {invoice['name']:<50} {currency} {invoice['totalamount']:>8}  {len(lines)} lines"
+            + (f" ({credits} credit)" if credits else "")
+        )
+    findings = sorted(dataverse.records("new_reconciliations"), key=lambda row: row["new_resultkey"])
+    print(f"  reconciliation mismatches ({len(findings)}):")
+    for row in findings:
+        print(
+            f"    {row['new_reason']:<24} {row['new_category'] or '':<6} order {row['new_amazonorderid'] or '-':<20} "
+            f"expected {row['new_expectedamount']}  settled {row['new_settledamount']}  {row['new_currencycode']}"
+        )
+    print()
+
+
 def print_dead_letters(sandbox: Sandbox) -> None:
     dead = sandbox.dead_letters()
     print(f"Dead-letter queue ({len(dead)}), listed with `python -m shared.servicebus.deadletters list`:")
@@ -156,23 +217,47 @@ def print_ledger(sandbox: Sandbox) -> None:
     print(f"  {still:>3} still on the queue\n")
 
 
-def print_costs(sandbox: Sandbox) -> None:
+@dataclass(frozen=True)
+class Cost:
+    """Requests the emulators answered (LWA tokens aside), by operation."""
+
+    spapi: Counter[str]
+    dataverse: Counter[str]
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> Cost:
+        spapi = Counter(sandbox.spapi.requests.snapshot())
+        del spapi["lwa.token"]
+        return cls(spapi, Counter(sandbox.dataverse.requests.snapshot()))
+
+    def __sub__(self, other: Cost) -> Cost:
+        return Cost(self.spapi - other.spapi, self.dataverse - other.dataverse)
+
+
+def print_costs(sandbox: Sandbox, orders: Cost, money: Cost) -> None:
     runtime = sandbox.runtime()
-    spapi = Counter(sandbox.spapi.requests.snapshot())
-    dataverse = Counter(sandbox.dataverse.requests.snapshot())
     totals = runtime.order_sync.totals
-    calls = sum(count for name, count in spapi.items() if name != "lwa.token")
+    calls = sum(orders.spapi.values())
     print_ledger(sandbox)
-    print("What it cost:")
-    print(f"  SP-API calls: {calls} ({dict(spapi)})")
-    print(f"  Dataverse HTTP requests: {sum(dataverse.values())} ({dict(dataverse)})")
+    print("What it cost (notifications to sales orders):")
+    print(f"  SP-API calls: {calls} ({dict(orders.spapi)})")
+    print(f"  Dataverse HTTP requests: {sum(orders.dataverse.values())} ({dict(orders.dataverse)})")
     print(f"  Table Storage requests: {runtime.state.requests}")
     if totals["written"]:
         per_write = totals["written"]
         print(
             f"  per order write: {calls / per_write:.2f} SP-API calls, "
-            f"{sum(dataverse.values()) / per_write:.2f} Dataverse requests (reference data lookups included)"
+            f"{sum(orders.dataverse.values()) / per_write:.2f} Dataverse requests (reference data lookups included)"
         )
+    finance = runtime.finance_sync.totals
+    settled = runtime.settlement_sync.totals
+    print("What the money side cost (finance_sync and settlement_reports):")
+    print(f"  SP-API calls: {sum(money.spapi.values())} ({dict(money.spapi)})")
+    print(
+        f"  Dataverse HTTP requests: {sum(money.dataverse.values())}, of which {money.dataverse['batch']} $batch, "
+        f"for {finance['written']} transactions, {settled['reports']} settlements and "
+        f"{settled['invoices_written']} invoices"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Merchant- and Amazon-fulfilled orders with several lines, an order walking Pending -> Unshipped ->
 Shipped, a cancellation, a SKU Dynamics does not know, SKUs full of URL-hostile characters, a duplicate
-delivery, an out-of-order (older) notification and a message that is not a notification at all.
+delivery, an out-of-order (older) notification and a message that is not a notification at all. Then the
+money side (`run_money_day`): the open orders ship, Amazon's transactions and settlement reports arrive, and
+the finance timers turn them into transactions, settlements, invoices and reconciliation findings.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sandbox.amazon_samples import CATALOG, OrderFactory, SampleOrder, order_change_notification
+from sandbox.finance_ledger import FinanceLedger
 from sandbox.harness import Sandbox
 
 UNKNOWN_SKU = "GIFT-CARD-DE-25"  # deliberately not a product in the seeded Dataverse
@@ -24,6 +28,8 @@ UNKNOWN_SKU = "GIFT-CARD-DE-25"  # deliberately not a product in the seeded Data
 class ScenarioLog:
     steps: list[str] = field(default_factory=list)
     orders: dict[str, SampleOrder] = field(default_factory=dict)
+    waiting_to_ship: list[SampleOrder] = field(default_factory=list)
+    ledger: FinanceLedger | None = None
 
 
 def run_scenario(sandbox: Sandbox, *, say: Callable[[str], None] = lambda _: None) -> ScenarioLog:
@@ -95,7 +101,46 @@ def run_scenario(sandbox: Sandbox, *, say: Callable[[str], None] = lambda _: Non
     log.steps.append(f"{walker.order_id}: out-of-order Unshipped notification")
     say(f"  notification  {walker.order_id:<21} an older 'Unshipped' notification arrives after 'Shipped'")
     deliver("The function app processes the queue.")
+    log.waiting_to_ship = [german, awkward]
     return log
+
+
+def ship_open_orders(
+    sandbox: Sandbox, log: ScenarioLog, *, say: Callable[[str], None] = lambda _: None
+) -> None:
+    """The day goes on: the orders still open ship."""
+    say("The day goes on: the open orders ship.")
+    for order in log.waiting_to_ship:
+        shipped = order.ship()
+        sandbox.spapi.put_order(shipped.to_api())
+        sandbox.publish(order_change_notification(shipped))
+        log.orders[shipped.order_id] = shipped
+        log.steps.append(f"{shipped.order_id}: shipped")
+        say(f"  notification  {shipped.order_id:<21} shipped")
+    sandbox.deliver()
+
+
+def run_money_day(sandbox: Sandbox, log: ScenarioLog, *, say: Callable[[str], None] = lambda _: None) -> None:
+    """Amazon posts the money (fees, a refund, a monthly fee, three deliberate mistakes), a settlement report
+    appears for every payout, and the finance timers bring it all into Dynamics."""
+    say(
+        "Amazon posts the money: order payments with their fees, a refund, a monthly fee; and, on purpose, a fee"
+    )
+    say("that differs between report and transaction, an order paid twice and an order Dynamics never had.")
+    ledger = sandbox.spapi.finances.ledger_from_orders(seed=2026, discrepancies=True)
+    log.ledger = ledger
+    say(
+        "  timer         finance_sync           transactions -> Dynamics, exchange rates from the ECB stand-in"
+    )
+    sandbox.run_timer("finance_sync")
+    created = datetime.now(UTC) - timedelta(minutes=5)
+    for settlement in ledger.settlements():
+        sandbox.spapi.reports.add_settlement_report(settlement, created=created)
+        say(
+            f"  report        settlement {settlement.settlement_id}  {settlement.currency} {settlement.total}"
+        )
+    say("  timer         settlement_reports     settlements, invoices, reconciliation")
+    sandbox.run_timer("settlement_reports")
 
 
 def _with_unknown_sku(order: SampleOrder) -> SampleOrder:
@@ -117,4 +162,4 @@ def _with_awkward_skus(order: SampleOrder) -> SampleOrder:
     return dataclasses.replace(order, items=tuple(items))
 
 
-__all__ = ["CATALOG", "UNKNOWN_SKU", "ScenarioLog", "run_scenario"]
+__all__ = ["CATALOG", "UNKNOWN_SKU", "ScenarioLog", "run_money_day", "run_scenario", "ship_open_orders"]

@@ -89,7 +89,8 @@ def test_a_poison_message_is_dead_lettered_the_rest_flow_and_a_replay_lands_it_o
 
 
 def test_the_demo_command_runs_the_whole_pipeline() -> None:
-    """`python -m sandbox` (the README's first command) ends with orders in the CRM, one dead letter and costs."""
+    """`python -m sandbox` (the README's first command) ends with orders in the CRM, their invoices, the
+    settlements and the reconciliation mismatches, one dead letter and the costs."""
     result = subprocess.run(
         [sys.executable, "-m", "sandbox"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
     )
@@ -101,9 +102,14 @@ def test_the_demo_command_runs_the_whole_pipeline() -> None:
     assert "write-in" in output
     assert "MalformedNotification" in output
     assert "SP-API calls" in output
-    # Every message is accounted for: 11 published, the duplicate dropped by Service Bus, 10 delivered.
-    assert "Every message accounted for (11 published to SQS)" in output
+    # Every message is accounted for: 13 published, the duplicate dropped by Service Bus, 12 delivered.
+    assert "Every message accounted for (13 published to SQS)" in output
     assert "1 dropped by Service Bus as duplicates" in output
-    assert "10 delivered to amazon_notifications" in output
+    assert "12 delivered to amazon_notifications" in output
+    # The day goes on: the money side lands, with the ledger's three deliberate mistakes found.
+    assert "invoices (5, 5 Paid), one per settled order" in output
+    assert "reconciliation mismatches (3):" in output
+    for reason in ("settled_twice", "transactions_differ", "missing_in_crm"):
+        assert reason in output
     assert "0 still on the queue" in output
     assert "ERROR" not in output + result.stderr  # no shutdown noise

@@ -16,7 +16,7 @@ from sandbox import functions_host
 from sandbox.amazon_samples import OrderFactory, SampleOrder, order_change_notification, pii_values
 from sandbox.harness import Sandbox
 from sandbox.http_emulator import Fault, FaultPlan
-from sandbox.scenario import run_scenario
+from sandbox.scenario import run_money_day, run_scenario, ship_open_orders
 from shared.amazon.notifications import MalformedNotification
 from shared.errors import SyncError
 
@@ -96,12 +96,14 @@ def leaked(values: Iterable[str | None], text: str) -> list[str]:
 def test_a_full_run_leaks_no_personal_data_tokens_or_secrets(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture, exceptions: list[BaseException]
 ) -> None:
-    """Every log record of the demo scenario (all loggers, DEBUG and up, with its traceback), every
+    """Every log record of the demo scenario with its money day (all loggers, DEBUG and up, with its traceback), every
     dead-letter description and every exception raised or recorded during the run (with the exceptions it
     was raised from) is searched for the seeded buyers' names, emails, streets and phones, the LWA refresh
     token, client secret and every access token issued."""
     caplog.set_level(logging.DEBUG)
     log = run_scenario(sandbox)
+    ship_open_orders(sandbox, log)
+    run_money_day(sandbox, log)
     failing = _failing_afterwards(sandbox)
 
     secrets = {sandbox.spapi.refresh_token, sandbox.spapi.client_secret, *sandbox.spapi.issued_access_tokens}
