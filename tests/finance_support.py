@@ -118,8 +118,8 @@ def expected_invoices(settled: Settled) -> dict[tuple[str, str], Decimal]:
     return totals
 
 
-def invoices_by_key(sandbox: Sandbox) -> dict[tuple[str, str], dict]:
-    found: dict[tuple[str, str], dict] = {}
+def invoices_by_key(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for row in sandbox.dataverse.records("invoices"):
         key = (row["new_amazonsettlementid"], row["new_amazonorderid"])
         assert key not in found, f"invoice {key} written twice"

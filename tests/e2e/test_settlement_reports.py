@@ -172,7 +172,7 @@ def test_an_expired_document_url_is_asked_for_again(settled: Settled) -> None:
     assert settled.sandbox.runtime().reports.downloads["url_refreshed"] == 1
 
 
-def done_row(sandbox: Sandbox, report_id: str) -> dict:
+def done_row(sandbox: Sandbox, report_id: str) -> dict[str, Any]:
     row = sandbox.runtime().progress.read(DONE_KIND, report_id)
     assert row is not None
     return dict(row.fields)
