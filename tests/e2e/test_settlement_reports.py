@@ -4,6 +4,7 @@ was settled and the reconciliation findings, which are the ledger's three delibe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
