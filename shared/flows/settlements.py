@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -158,13 +158,12 @@ class SettlementSync:
         summary = document.summary
         outcome = SettlementOutcome(summary.settlement_id, document.rows_read, _problems(document), [])
         currency_id = self._rates.currency_id(summary.currency)
-        self._write_settlement(summary, found, fold, currency_id, None, outcome)
+        self._write_settlement(summary, found, fold, currency_id, None, outcome, fold.order_count)
         written_findings = self._crm.reconciliation_keys(summary.settlement_id)
-        orders = fold.settled_orders()
-        for start in range(0, len(orders), ORDERS_PER_STEP):
+        order_count = fold.order_count
+        for step in _steps(fold.settled_orders(), ORDERS_PER_STEP):
             if self._monotonic() > deadline:
                 raise _OutOfTime()
-            step = orders[start : start + ORDERS_PER_STEP]
             self._settle(summary, step, currency_id, written_findings, outcome)
         totals = reconcile_totals(summary, fold.total)
         outcome.findings += totals
@@ -174,7 +173,7 @@ class SettlementSync:
             if finding.key not in written_findings
         ]
         write_units(self._writer, units, outcome.counts, flow="settlement_reports")
-        self._write_settlement(summary, found, fold, currency_id, len(outcome.findings), outcome)
+        self._write_settlement(summary, found, fold, currency_id, len(outcome.findings), outcome, order_count)
         reasons = Counter(finding.reason.value for finding in outcome.findings)
         outcome.counts["mismatches"] = len(outcome.findings)
         log.info(
@@ -183,7 +182,7 @@ class SettlementSync:
             summary.settlement_id,
             outcome.rows,
             len(outcome.problems),
-            fold.order_count,
+            order_count,
             outcome.counts["invoices_written"],
             outcome.counts["invoices_already_paid"],
             len(outcome.findings),
@@ -270,12 +269,13 @@ class SettlementSync:
         currency_id: str | None,
         mismatches: int | None,
         outcome: SettlementOutcome,
+        orders: int,
     ) -> None:
         record = settlement_record(
             summary,
             self._tables,
             report_id=found.report_id,
-            orders=fold.order_count,
+            orders=orders,
             rows=fold.rows,
             mismatches=mismatches,
             currency_id=currency_id,
@@ -299,6 +299,17 @@ class SettlementSync:
         if outcome.problems:
             fields["Problems"] = "; ".join(outcome.problems[:MAX_PROBLEMS_KEPT])[:4000]
         self._progress.save(ProgressRow(DONE_KIND, found.report_id, fields))
+
+
+def _steps(orders: Iterator[SettledOrder], size: int) -> Iterator[list[SettledOrder]]:
+    step: list[SettledOrder] = []
+    for order in orders:
+        step.append(order)
+        if len(step) == size:
+            yield step
+            step = []
+    if step:
+        yield step
 
 
 def _problems(document: SettlementDocument) -> list[str]:

@@ -7,6 +7,7 @@ sale). Rows without an order (subscription fees, reserves) count toward the sett
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -70,10 +71,13 @@ class SettlementFold:
     def order_count(self) -> int:
         return len(self._orders)
 
-    def settled_orders(self) -> list[SettledOrder]:
-        """Every order, in the order the report first names them."""
-        return [
-            SettledOrder(
+    def settled_orders(self) -> Iterator[SettledOrder]:
+        """Every order, in the order the report first names them; each is handed out once and then forgotten
+        here, so the orders are never held twice."""
+        while self._orders:
+            order_id = next(iter(self._orders))
+            order = self._orders.pop(order_id)
+            yield SettledOrder(
                 order_id=order_id,
                 first_line=order.first_line,
                 lines=tuple(
@@ -90,5 +94,3 @@ class SettlementFold:
                     group for group, posted in order.sale_postings.items() if len(posted) > 1
                 ),
             )
-            for order_id, order in sorted(self._orders.items(), key=lambda item: item[1].first_line)
-        ]

@@ -1,8 +1,9 @@
-"""`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py, sweep.py)."""
+"""`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py, sweep.py,
+settlements.py)."""
 
 import sys
 
-from tests.bench import bridge, order_sync, sweep
+from tests.bench import bridge, order_sync, settlements, sweep
 
 count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 order_sync.main([str(count)])
@@ -10,3 +11,5 @@ print()
 bridge.main(count)
 print()
 sweep.main()
+print()
+settlements.main([])
