@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from shared.mapping.document_lines import product_or_write_in
 from shared.model.crm import CrmState, ProductRef, RecordWrite, Reference
 from shared.model.finance_tables import FinanceTables
 from shared.model.money import CENT, ZERO, AmountCategory
 from shared.model.settlement import CrmOrderRef, SettledKind, SettledLine, SettledOrder, SettlementSummary
 
 INVOICE_PAID = CrmState(2, 100001)  # Paid / Complete: Amazon paid it out
-_MAX_DESCRIPTION = 500  # invoicedetail.productdescription
 
 
 @dataclass(frozen=True)
@@ -156,13 +156,6 @@ def _line_record(
     }
     binds: dict[str, Reference] = {"invoiceid": invoice}
     product = products.get(line.sku or "") if label is None else None
-    if product is not None:
-        values["isproductoverridden"] = False
-        binds["productid"] = Reference("products", product.product_id)
-        if product.uom_id:
-            binds["uomid"] = Reference("uoms", product.uom_id)
-    else:
-        what = label or " ".join(part for part in (line.sku, line.item_code) if part)
-        values["isproductoverridden"] = True
-        values["productdescription"] = f"{what} ({line.kind.value} {line.group_id})"[:_MAX_DESCRIPTION]
+    what = label or " ".join(part for part in (line.sku, line.item_code) if part)
+    product_or_write_in(values, binds, product, f"{what} ({line.kind.value} {line.group_id})")
     return RecordWrite("invoicedetails", key, values, binds)

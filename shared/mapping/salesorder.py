@@ -10,6 +10,7 @@ from typing import Any
 from shared.errors import PermanentError
 from shared.mapping import pii
 from shared.mapping.config import MappingConfig
+from shared.mapping.document_lines import product_or_write_in
 from shared.model.crm import Lookups, OrderWritePlan, RecordWrite, Reference
 from shared.model.order import Order, OrderLine
 from shared.timeutil import iso_z
@@ -182,16 +183,8 @@ def _line(
     _put(fields, columns.seller_sku, line.seller_sku)
     _put(fields, columns.asin, line.asin)
     binds: dict[str, Reference] = {"salesorderid": order_ref}
-    product = lookups.products.get(line.seller_sku or "")
-    if product is not None:
-        fields["isproductoverridden"] = False
-        binds["productid"] = Reference("products", product.product_id)
-        if product.uom_id:
-            binds["uomid"] = Reference("uoms", product.uom_id)
-    else:
-        fields["isproductoverridden"] = True
-        description = " ".join(part for part in (line.seller_sku, line.title) if part) or line.order_item_id
-        _put(fields, "productdescription", description)
+    description = " ".join(part for part in (line.seller_sku, line.title) if part) or line.order_item_id
+    product_or_write_in(fields, binds, lookups.products.get(line.seller_sku or ""), description)
     return RecordWrite("salesorderdetails", key, fields, binds)
 
 

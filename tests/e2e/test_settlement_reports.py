@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.finance_ledger import Settlement
 from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.settlement_report import settlement_lines
 from shared.flows.settlements import DONE_KIND
@@ -179,49 +180,51 @@ def done_row(sandbox: Sandbox, report_id: str) -> dict[str, Any]:
     return dict(row.fields)
 
 
-def test_a_row_with_a_bad_amount_is_reported_by_line_and_the_rest_lands(azurite) -> None:
-    """Line 5 says "12.34.56": the report's other rows land (settlement, invoices), the problem names line 5."""
+@pytest.fixture
+def one_settlement(azurite) -> Iterator[tuple[Sandbox, Settlement]]:
+    """A sandbox with 12 orders and their transactions synced, and its largest closed settlement (unpublished)."""
     with Sandbox(SandboxOptions(retry=FAST_RETRY), azurite=azurite) as sandbox:
         put_orders(sandbox, shipped_orders(seed=32, count=12))
         ledger = ledger_of(sandbox, discrepancies=False, refunds=0)
         sandbox.run_timer("finance_sync")
-        settlement = max(closed_settlements(ledger), key=lambda s: len(s.transactions))
-        lines = list(settlement_lines(settlement))
-        cells = lines[4].split("\t")
-        cells[14] = "12.34.56"
-        lines[4] = "\t".join(cells)
-        report_id = publish_settlement(sandbox, settlement, lines=lines)
-
-        sandbox.run_timer("settlement_reports")
-
-        record = done_row(sandbox, report_id)
-        assert record["UnreadableRows"] == 1
-        assert str(record["Problems"]).startswith("line 5: amount:")
-        assert record["Rows"] == len(lines) - 3
-        assert rows_by(sandbox, SETTLEMENTS, "new_amazonsettlementid")[settlement.settlement_id]
-        assert (
-            len({row["new_amazonorderid"] for row in sandbox.dataverse.records("invoices")})
-            >= len({t.order_id for t in settlement.transactions if t.order_id}) - 1
-        )
+        yield sandbox, max(closed_settlements(ledger), key=lambda s: len(s.transactions))
 
 
-def test_a_truncated_document_lands_what_it_holds_and_says_where_it_ends(azurite) -> None:
+def test_a_row_with_a_bad_amount_is_reported_by_line_and_the_rest_lands(
+    one_settlement: tuple[Sandbox, Settlement],
+) -> None:
+    """Line 5 says "12.34.56": the report's other rows land (settlement, invoices), the problem names line 5."""
+    sandbox, settlement = one_settlement
+    lines = list(settlement_lines(settlement))
+    cells = lines[4].split("\t")
+    cells[14] = "12.34.56"
+    lines[4] = "\t".join(cells)
+    report_id = publish_settlement(sandbox, settlement, lines=lines)
+
+    sandbox.run_timer("settlement_reports")
+
+    record = done_row(sandbox, report_id)
+    assert record["UnreadableRows"] == 1
+    assert str(record["Problems"]).startswith("line 5: amount:")
+    assert record["Rows"] == len(lines) - 3
+    assert rows_by(sandbox, SETTLEMENTS, "new_amazonsettlementid")[settlement.settlement_id]
+    settled_orders = {t.order_id for t in settlement.transactions if t.order_id}
+    assert {row["new_amazonorderid"] for row in sandbox.dataverse.records("invoices")} == settled_orders
+
+
+def test_a_truncated_document_lands_what_it_holds_and_says_where_it_ends(
+    one_settlement: tuple[Sandbox, Settlement],
+) -> None:
     """A document cut in the middle of its last row: every whole row lands; the cut row is reported by line,
     and the rows no longer add up to the summary's total (a settlement finding)."""
-    with Sandbox(SandboxOptions(retry=FAST_RETRY), azurite=azurite) as sandbox:
-        put_orders(sandbox, shipped_orders(seed=33, count=12))
-        ledger = ledger_of(sandbox, discrepancies=False, refunds=0)
-        sandbox.run_timer("finance_sync")
-        settlement = max(closed_settlements(ledger), key=lambda s: len(s.transactions))
-        lines = list(settlement_lines(settlement))
-        lines[-1] = lines[-1][: len(lines[-1]) // 3]
-        report_id = publish_settlement(sandbox, settlement, lines=lines, gzip=True)
+    sandbox, settlement = one_settlement
+    lines = list(settlement_lines(settlement))
+    lines[-1] = lines[-1][: len(lines[-1]) // 3]
+    report_id = publish_settlement(sandbox, settlement, lines=lines, gzip=True)
 
-        sandbox.run_timer("settlement_reports")
+    sandbox.run_timer("settlement_reports")
 
-        record = done_row(sandbox, report_id)
-        assert str(record["Problems"]).startswith(f"line {len(lines)}: row has")
-        assert record["Rows"] == len(lines) - 3
-        assert "settlement_total_differs" in {
-            row["new_reason"] for row in sandbox.dataverse.records(FINDINGS)
-        }
+    record = done_row(sandbox, report_id)
+    assert str(record["Problems"]).startswith(f"line {len(lines)}: row has")
+    assert record["Rows"] == len(lines) - 3
+    assert "settlement_total_differs" in {row["new_reason"] for row in sandbox.dataverse.records(FINDINGS)}
