@@ -385,8 +385,8 @@ class Settings(BaseSettings):
         gt=0,
         le=540,
         validation_alias="FINANCE_SYNC_MAX_SECONDS",
-        description="Time budget of one finance run; a run that needs more stops after a batch and the next one "
-        "goes on (the Functions timeout is 10 minutes).",
+        description="Time budget of one finance_sync or settlement_reports run; a run that needs more stops after "
+        "a batch and the next one goes on (the Functions timeout is 10 minutes).",
     )
     finance_first_lookback_days: float = Field(
         30.0,
