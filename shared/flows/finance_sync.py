@@ -13,6 +13,9 @@
 - A DEFERRED transaction is released (DEFERRED_RELEASED) days or weeks after it was posted, beyond the
   re-read. Rows still DEFERRED whose maturity date has come are looked for with a status filter, from the
   oldest of them on; the status change updates the row.
+- A transaction in a currency Dataverse does not have is not written (its amounts would read as the base
+  currency): the run fails with UnknownCurrency after writing the window's others, the watermark stays, and the
+  transaction lands once the currency is set up.
 - A transaction whose order the CRM does not have yet keeps the Amazon order id and an empty lookup. Every run
   looks for such rows with one $filter query and links those whose order has arrived since (order sync stays
   unaware of finance).
@@ -34,6 +37,7 @@ from shared.dataverse.record_batches import RecordBatches, WriteUnit
 from shared.flows.exchange_rates import RateKeeper
 from shared.flows.record_writes import write_units
 from shared.mapping.finance_records import TransactionRow, relink_record, transaction_row
+from shared.mapping.salesorder import UnknownCurrency
 from shared.model.finance import FinanceTransaction, TransactionStatus
 from shared.model.finance_tables import FinanceTables
 from shared.state.watermarks import ProgressRow, ProgressStore
@@ -55,6 +59,9 @@ class FinanceRunReport:
     counts: Counter[str] = field(default_factory=Counter)
     position: datetime | None = None  # the watermark after the run
     complete: bool = True  # False when the time budget ended the run early
+    missing_currencies: set[str] = field(
+        default_factory=set
+    )  # of transactions not written: Dataverse lacks them
 
 
 @dataclass
@@ -109,6 +116,7 @@ class FinanceSync:
             for after, before in windows(start, latest, longest=window):
                 self._sync_range(after, before, None, report, deadline)
                 report.counts["windows"] += 1
+                self._require_currencies(report)
                 if before > mark.position:
                     window = min(window * 2, MAX_RANGE)
                     mark = _Watermark(self._progress.save(mark.moved(before, window)), before, window)
@@ -192,11 +200,16 @@ class FinanceSync:
         orders = self._crm.orders(t.order_id for t in transactions if t.order_id)
         rows: list[TransactionRow] = []
         for transaction in transactions:
+            currency_id = self._rates.currency_id(transaction.currency)
+            if currency_id is None:
+                # Money columns without their currency would read as the base currency: wait for it instead.
+                report.missing_currencies.add(transaction.currency)
+                continue
             order = orders.get(transaction.order_id or "")
             row = transaction_row(
                 transaction,
                 self._tables,
-                currency_id=self._rates.currency_id(transaction.currency),
+                currency_id=currency_id,
                 salesorder_id=order.salesorder_id if order else None,
                 rate=self._rates.rate(transaction.currency, transaction.posted),
             )
@@ -214,6 +227,15 @@ class FinanceSync:
         units += [WriteUnit((row.record,), f"transaction {dict(row.record.key)}") for row in rows]
         landed = write_units(self._writer, units, report.counts, flow="finance_sync")
         report.counts["written"] += sum(landed[len(settlements) :])
+
+    def _require_currencies(self, report: FinanceRunReport) -> None:
+        """A window with transactions in a currency Dataverse lacks is not done: the watermark stays, so they
+        are written once the currency is set up (the others of the window are skipped as unchanged then)."""
+        if report.missing_currencies:
+            codes = ", ".join(sorted(report.missing_currencies))
+            raise UnknownCurrency(
+                f"transactions in {codes} wait: set up a transactioncurrency with that isocurrencycode in Dataverse"
+            )
 
     def _relink(self) -> int:
         unlinked = self._crm.unlinked_transactions()

@@ -11,6 +11,9 @@ settlement row, an invoice per settled order (marked Paid) and the reconciliatio
   twice changes nothing.
 - A run that stops inside a report (time budget, an outage) leaves it undone; the next run reads it again and
   repairs: invoices already Paid and findings already written are skipped, everything else is an upsert.
+- A report whose currency Dataverse does not have waits (logged as an error every run; the watermark stays
+  before it) until the currency is set up; a document that is no settlement report at all is recorded as done
+  with its failure (`Failed` in its done row) for an operator, since no later run would read it better.
 - An order missing from the CRM gets no invoice (it would have no customer and no order to point at); it is a
   finding instead. Mismatches are logged as counts by reason, never with buyer data (the report has none, and
   order ids are Amazon's).
@@ -26,17 +29,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.amazon.reports import Report, ReportsApi
-from shared.amazon.settlement_report import SETTLEMENT_REPORT_TYPE, SettlementDocument, read_settlement
+from shared.amazon.settlement_report import (
+    SETTLEMENT_REPORT_TYPE,
+    SettlementDocument,
+    SettlementReportInvalid,
+    read_settlement,
+)
 from shared.dataverse.catalog import CrmCatalog
 from shared.dataverse.errors import AmbiguousWrite
 from shared.dataverse.finance import CrmFinance
 from shared.dataverse.record_batches import RecordBatches, StateChange, WriteUnit
+from shared.errors import SyncError
 from shared.flows.exchange_rates import RateKeeper
 from shared.flows.reconciliation import Reconciler
 from shared.flows.record_writes import write_units
 from shared.mapping.finance_records import settlement_record
 from shared.mapping.invoices import INVOICE_PAID, plan_invoice
 from shared.mapping.reconciliation import reconcile_totals, result_record
+from shared.mapping.salesorder import UnknownCurrency
 from shared.mapping.settlement_fold import SettlementFold
 from shared.model.finance_tables import FinanceTables
 from shared.model.settlement import ReconciliationResult, SettledOrder, SettlementSummary
@@ -121,6 +131,7 @@ class SettlementSync:
             processing_statuses=("DONE",),
             created_since=position - LISTING_OVERLAP,
         )
+        blocked = False  # a report left for later: the watermark must not pass it
         for found in sorted(
             (item for item in listed if item.document_id),
             key=lambda item: (item.created or position, item.report_id),
@@ -137,11 +148,24 @@ class SettlementSync:
                         found.report_id,
                     )
                     break
-                report.settlements.append(outcome)
-                report.counts.update(outcome.counts)
-                report.counts["reports"] += 1
-                self._mark_done(found, outcome)
-            if found.created is not None and found.created > position:
+                except UnknownCurrency as exc:
+                    # Fixed by setting the currency up in Dataverse; until then the report waits (and so does
+                    # the watermark), the other reports go on.
+                    log.error("settlement_reports: report %s waits: %s", found.report_id, exc)
+                    report.counts["waiting"] += 1
+                    blocked = True
+                    continue
+                except SettlementReportInvalid as exc:
+                    # No run will read it better: record it as done with its failure, for an operator.
+                    log.error("settlement_reports: report %s unusable: %s", found.report_id, exc)
+                    report.counts["unusable"] += 1
+                    self._mark_failed(found, exc)
+                else:
+                    report.settlements.append(outcome)
+                    report.counts.update(outcome.counts)
+                    report.counts["reports"] += 1
+                    self._mark_done(found, outcome)
+            if not blocked and found.created is not None and found.created > position:
                 position = found.created
                 mark = self._progress.save(mark.with_fields(CreatedSince=position))
         self.totals.update(report.counts)
@@ -158,6 +182,11 @@ class SettlementSync:
         summary = document.summary
         outcome = SettlementOutcome(summary.settlement_id, document.rows_read, _problems(document), [])
         currency_id = self._rates.currency_id(summary.currency)
+        if currency_id is None:
+            raise UnknownCurrency(
+                f"currency {summary.currency} of settlement {summary.settlement_id} is not set up in Dataverse "
+                f"(no transactioncurrency with isocurrencycode {summary.currency})"
+            )
         self._write_settlement(summary, found, fold, currency_id, None, outcome, fold.order_count)
         written_findings = self._crm.reconciliation_keys(summary.settlement_id)
         order_count = fold.order_count
@@ -288,12 +317,21 @@ class SettlementSync:
             flow="settlement_reports",
         )
 
+    def _mark_failed(self, found: Report, error: SyncError) -> None:
+        fields: dict[str, Scalar] = {
+            "Failed": error.reason,
+            "Problems": str(error)[:4000],
+            "ProcessedAt": self._clock(),
+        }
+        self._progress.save(ProgressRow(DONE_KIND, found.report_id, fields))
+
     def _mark_done(self, found: Report, outcome: SettlementOutcome) -> None:
         fields: dict[str, Scalar] = {
             "SettlementId": outcome.settlement_id,
             "Rows": outcome.rows,
             "UnreadableRows": len(outcome.problems),
             "Mismatches": len(outcome.findings),
+            "FailedWrites": outcome.counts["failed"],
             "ProcessedAt": self._clock(),
         }
         if outcome.problems:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from sandbox.finance_ledger import Settlement
 from sandbox.harness import Sandbox, SandboxOptions
@@ -228,3 +229,55 @@ def test_a_truncated_document_lands_what_it_holds_and_says_where_it_ends(
     assert str(record["Problems"]).startswith(f"line {len(lines)}: row has")
     assert record["Rows"] == len(lines) - 3
     assert "settlement_total_differs" in {row["new_reason"] for row in sandbox.dataverse.records(FINDINGS)}
+
+
+def set_currency_state(sandbox: Sandbox, code: str, statecode: int) -> None:
+    """An administrator (de)activates a currency in Dataverse."""
+    currency = next(
+        c for c in sandbox.dataverse.records("transactioncurrencies") if c["isocurrencycode"] == code
+    )
+    url = f"{sandbox.dataverse.service_root}/transactioncurrencies({currency['transactioncurrencyid']})"
+    response = requests.patch(url, json={"statecode": statecode, "statuscode": statecode + 1}, timeout=10)
+    assert response.status_code == 204, response.text
+
+
+def test_a_settlement_in_a_currency_dataverse_lacks_waits_until_it_is_set_up(settled: Settled) -> None:
+    """Euro inactive in Dataverse: the German settlement waits (its row stays the stub the transactions made,
+    no invoices) while the others land; once the euro is active again the next run fills it in."""
+    sandbox = settled.sandbox
+    euro = {s.settlement_id for s in settled.settlements if s.currency == "EUR"}
+    assert euro
+    set_currency_state(sandbox, "EUR", 1)
+
+    sandbox.run_timer("settlement_reports")
+
+    rows = rows_by(sandbox, SETTLEMENTS, "new_amazonsettlementid")
+    landed = {sid for sid, row in rows.items() if row["new_totalamount"] is not None}
+    assert landed == {s.settlement_id for s in settled.settlements} - euro
+    assert not {key[0] for key in invoices_by_key(sandbox)} & euro
+    assert sandbox.runtime().settlement_sync.totals["waiting"] == len(euro)
+    set_currency_state(sandbox, "EUR", 0)
+
+    sandbox.run_timer("settlement_reports")
+
+    assert set(rows_by(sandbox, SETTLEMENTS, "new_amazonsettlementid")) == {
+        s.settlement_id for s in settled.settlements
+    }
+    assert findings(sandbox) == the_three_mistakes(settled.ledger)
+
+
+def test_a_document_that_is_no_settlement_report_is_recorded_as_failed_and_the_others_land(
+    settled: Settled,
+) -> None:
+    """A report whose document has no settlement columns: done with its failure (never read again), the real
+    settlements all land."""
+    sandbox = settled.sandbox
+    bogus = publish_settlement(sandbox, settled.settlements[0], lines=["order-id\tsku\n", "1\t2\n"])
+
+    sandbox.run_timer("settlement_reports")
+
+    record = done_row(sandbox, bogus)
+    assert record["Failed"] == "SettlementReportInvalid"
+    assert set(rows_by(sandbox, SETTLEMENTS, "new_amazonsettlementid")) == {
+        s.settlement_id for s in settled.settlements
+    }

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
+import pytest
+
 from shared.amazon.finances import FinancesApi
 from shared.amazon.transaction_translation import AmazonTransactionInvalid
 from shared.dataverse.errors import DataverseError
@@ -17,6 +19,7 @@ from shared.dataverse.record_batches import RecordBatches, WriteUnit
 from shared.errors import SyncError
 from shared.flows.exchange_rates import RateKeeper
 from shared.flows.finance_sync import WATERMARK_KIND, WATERMARK_NAME, FinanceSync
+from shared.mapping.salesorder import UnknownCurrency
 from shared.model.finance import FinanceTransaction, TransactionStatus
 from shared.model.finance_tables import FinanceTables
 from shared.model.money import AmountCategory, CategoryAmounts
@@ -97,7 +100,7 @@ class FakeRates:
     def prepare(self, *, update_dataverse: bool = True) -> int:
         return 0
 
-    def currency_id(self, code: str) -> str:
+    def currency_id(self, code: str) -> str | None:
         return "usd-id"
 
     def rate(self, currency: str, posted: datetime) -> None:
@@ -205,3 +208,24 @@ def test_unchanged_transactions_cost_no_write() -> None:
 
     assert report.counts["unchanged"] == 3
     assert len(writer.units) == sent
+
+
+class RatesWithoutYen(FakeRates):
+    def currency_id(self, code: str) -> str | None:
+        return None if code == "JPY" else "usd-id"
+
+
+def test_a_transaction_in_a_currency_dataverse_lacks_waits_with_the_watermark() -> None:
+    """Yen are not set up in Dataverse: the dollar transaction is written, the yen one is not, the run fails
+    with UnknownCurrency and the watermark stays, so the yen land once the currency exists."""
+    crm, progress = FakeCrm(), FakeProgress()
+    yen = replace(transaction(2, NOW - timedelta(days=1)), currency="JPY")
+    finances = FakeFinances([transaction(1, NOW - timedelta(days=1)), yen])
+    flow = sync(finances, crm, FakeWriter(crm), progress)
+    flow._rates = cast(RateKeeper, RatesWithoutYen())
+
+    with pytest.raises(UnknownCurrency, match="JPY"):
+        flow.run()
+
+    assert set(crm.hashes) == {"tx-1"}
+    assert (WATERMARK_KIND, WATERMARK_NAME) not in progress.rows
