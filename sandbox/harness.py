@@ -26,7 +26,6 @@ from sandbox.azurite import Azurite
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_seed import sample_catalog_records, seed_out_of_the_box
 from sandbox.ecb_rates import EcbRatesStandIn
-from sandbox.finance_tables import provision_finance
 from sandbox.functions_host import (
     HostStats,
     InMemoryQueue,
@@ -134,7 +133,6 @@ class Sandbox:
         self._apply_environment(self.environment())
         _forget_process_caches()
         self.provision_log = self.provision()
-        provision_finance(self.dataverse, self.options.prefix)
         # The app starts afresh: its own tokens, and counters that show only what the app itself costs.
         _forget_process_caches()
         self.spapi.requests.reset()

@@ -25,10 +25,11 @@ from shared.dataverse.metadata_bodies import (
     attribute_body,
     key_body,
     publisher_body,
+    relationship_body,
     solution_body,
     table_body,
 )
-from shared.model.crm_schema import AlternateKey, Column, CustomTable
+from shared.model.crm_schema import AlternateKey, Column, CustomTable, Lookup
 
 STRING_CAST = "Microsoft.Dynamics.CRM.StringAttributeMetadata"
 
@@ -131,6 +132,9 @@ class DataverseMetadata:
     def create_column(self, column: Column, solution: str) -> None:
         path = f"EntityDefinitions(LogicalName={_named(column.table)})/Attributes"
         self._post(path, attribute_body(column), solution, "create column")
+
+    def create_lookup(self, lookup: Lookup, solution: str) -> None:
+        self._post("RelationshipDefinitions", relationship_body(lookup), solution, "create lookup")
 
     def create_key(self, key: AlternateKey, solution: str) -> None:
         path = f"EntityDefinitions(LogicalName={_named(key.table)})/Keys"

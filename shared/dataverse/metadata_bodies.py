@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.model.crm_schema import AlternateKey, Column, ColumnType, CustomTable
+from shared.model.crm_schema import AlternateKey, Column, ColumnType, CustomTable, Lookup
 
 NAMESPACE = "Microsoft.Dynamics.CRM."
 ENGLISH = 1033
@@ -64,6 +64,26 @@ def attribute_body(column: Column, *, schema_name: str | None = None) -> dict[st
 def key_body(key: AlternateKey) -> dict[str, Any]:
     """POST EntityDefinitions(LogicalName='t')/Keys (EntityKeyMetadata)."""
     return {"SchemaName": key.name, "DisplayName": label(key.label), "KeyAttributes": list(key.columns)}
+
+
+def relationship_body(lookup: Lookup) -> dict[str, Any]:
+    """POST RelationshipDefinitions: a one-to-many relationship, the lookup column made with it. The navigation
+    property is given the column's (lower-case) name, so writes bind `<column>@odata.bind`."""
+    return {
+        "@odata.type": NAMESPACE + "OneToManyRelationshipMetadata",
+        "SchemaName": lookup.relationship,
+        "ReferencedEntity": lookup.target,
+        "ReferencedAttribute": f"{lookup.target}id",
+        "ReferencingEntity": lookup.table,
+        "ReferencingEntityNavigationPropertyName": lookup.name,
+        "Lookup": {
+            "@odata.type": NAMESPACE + "LookupAttributeMetadata",
+            "SchemaName": lookup.name,
+            "DisplayName": label(lookup.label),
+            "Description": label(lookup.description),
+            "RequiredLevel": {"Value": "None", "CanBeChanged": True},
+        },
+    }
 
 
 def table_body(table: CustomTable, columns: list[Column]) -> dict[str, Any]:

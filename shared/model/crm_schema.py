@@ -47,6 +47,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A lookup column: a row of `table` points at a row of `target`. Dataverse creates it with its one-to-many
+    relationship; its navigation property is named like the column, so a write binds `<name>@odata.bind`."""
+
+    table: str
+    name: str  # logical name of the lookup column (new_salesorderid)
+    target: str  # logical name of the table it points at (salesorder)
+    relationship: str  # schema name of the relationship (new_salesorder_financetransaction)
+    label: str
+    description: str = "Written by the Amazon Seller Central sync."
+
+
+@dataclass(frozen=True)
 class AlternateKey:
     """An alternate key the app upserts by. Its index must be Active before an upsert may use it."""
 
@@ -133,3 +146,4 @@ class Feature:
     keys: tuple[AlternateKey, ...] = ()
     steps: tuple[ServiceEndpointStep, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
+    lookups: tuple[Lookup, ...] = ()

@@ -1,7 +1,7 @@
 """Names of the Dataverse tables and columns that hold Amazon's money side, for a publisher prefix.
 
 The mapping writes these names, the Dataverse connector queries them, and the provisioning declaration
-(shared/finance_declaration.py) creates them: one place spells them. Custom tables follow Dataverse's naming:
+(shared/provision/schema/finance.py) creates them: one place spells them. Custom tables follow Dataverse's naming:
 the primary id is `<table>id` and a lookup is named after the primary id of the table it points at
 (`{prefix}salesorderid` -> salesorder, `{prefix}settlementid` -> the settlement table), while Amazon's own
 identifiers keep an `amazon` prefix (`{prefix}amazonsettlementid` is Amazon's settlement id, as text).

@@ -20,6 +20,7 @@ from shared.model.crm_schema import (
     Column,
     ColumnType,
     CustomTable,
+    Lookup,
     ServiceBusEndpoint,
     ServiceEndpointStep,
     StepImage,
@@ -120,6 +121,9 @@ class DataverseProvisioner:
             self._publisher_id = publisher.id if publisher is not None else None
         names = {c.table for c in declaration.columns} | {k.table for k in declaration.keys}
         names |= {t.name for t in declaration.tables}
+        names |= {lookup.table for lookup in declaration.lookups} | {
+            lookup.target for lookup in declaration.lookups
+        }
         tables = {name: self._metadata.table(name) for name in sorted(names)}
         return DataverseState(
             solution=solution,
@@ -164,7 +168,7 @@ class DataverseProvisioner:
     # --- writing ----------------------------------------------------------------------------------------
     @staticmethod
     def _ordered(actions: list[Action]) -> list[Action]:
-        """Dependencies first: publisher, solution, tables, columns, keys, endpoints, steps, images."""
+        """Dependencies first: publisher, solution, tables, columns, lookups, keys, endpoints, steps, images."""
         order = list(ActionKind)
         return sorted(actions, key=lambda action: order.index(action.kind))
 
@@ -184,6 +188,8 @@ class DataverseProvisioner:
             self._metadata.create_table(subject, columns, solution)
         elif isinstance(subject, Column):
             self._metadata.create_column(subject, solution)
+        elif isinstance(subject, Lookup):
+            self._metadata.create_lookup(subject, solution)
         elif isinstance(subject, AlternateKey):
             self._metadata.create_key(subject, solution)
         elif isinstance(subject, ServiceBusEndpoint):

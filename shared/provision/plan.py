@@ -26,6 +26,7 @@ from shared.model.crm_schema import (
     Column,
     ColumnType,
     CustomTable,
+    Lookup,
     ServiceBusEndpoint,
     ServiceEndpointStep,
     StepImage,
@@ -38,6 +39,7 @@ class ActionKind(StrEnum):
     CREATE_SOLUTION = "create solution"
     CREATE_TABLE = "create table"
     CREATE_COLUMN = "create column"
+    CREATE_LOOKUP = "create lookup"
     CREATE_KEY = "create alternate key"
     CREATE_ENDPOINT = "create service endpoint"
     CREATE_STEP = "register step"
@@ -48,6 +50,7 @@ Subject = (
     str
     | CustomTable
     | Column
+    | Lookup
     | AlternateKey
     | ServiceBusEndpoint
     | ServiceEndpointStep
@@ -111,6 +114,7 @@ def plan_dataverse(declaration: Declaration, state: DataverseState, target: Solu
     _plan_solution(state, target, plan)
     creating_tables = _plan_tables(declaration, state, plan)
     _plan_columns(declaration, state, target, creating_tables, plan)
+    _plan_lookups(declaration, state, creating_tables, plan)
     _plan_keys(declaration, state, plan)
     _plan_steps(declaration, state.events, plan)
     return plan
@@ -199,6 +203,34 @@ def _plan_columns(
                 f"column {column.table}.{column.name} holds {length} characters, the app may write "
                 f"{column.max_length}: longer values are refused by Dataverse (not altered)"
             )
+
+
+def _plan_lookups(
+    declaration: Declaration, state: DataverseState, creating_tables: set[str], plan: DataversePlan
+) -> None:
+    for lookup in declaration.lookups:
+        missing = [
+            name
+            for name in (lookup.table, lookup.target)
+            if state.tables.get(name) is None and name not in creating_tables
+        ]
+        if missing:
+            plan.problems.append(
+                f"lookup {lookup.table}.{lookup.name}: table {missing[0]} does not exist in this org"
+            )
+            continue
+        table = state.tables.get(lookup.table)
+        found = table.columns.get(lookup.name) if table is not None else None
+        label = f"{lookup.table}.{lookup.name} -> {lookup.target}"
+        if found is None:
+            plan.actions.append(Action(ActionKind.CREATE_LOOKUP, label, lookup))
+        elif found.type != "Lookup":
+            plan.problems.append(
+                f"column {lookup.table}.{lookup.name} is {found.type}, expected a lookup to {lookup.target}: an "
+                "existing column is never altered"
+            )
+        else:
+            plan.in_place += 1
 
 
 def _describe(column: Column) -> str:

@@ -1,4 +1,4 @@
-"""Transaction rows (what is written, and when it is not written again) and the finance tables' declaration."""
+"""Transaction rows (what is written, and when it is not written again) and the finance feature's declaration."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import pytest
-
-from shared.finance_declaration import finance_declaration, schema_name
+from shared.mapping.config import load_mapping
 from shared.mapping.finance_records import relink_record, transaction_row
 from shared.model.exchange_rates import ExchangeRate
 from shared.model.finance import FinanceTransaction, TransactionStatus
 from shared.model.finance_tables import FinanceTables
 from shared.model.money import AmountCategory, CategoryAmounts
+from shared.provision.schema.context import SchemaContext
+from shared.provision.schema.finance import declare
 
 TABLES = FinanceTables("new_")
 TRANSACTION = FinanceTransaction(
@@ -83,24 +83,18 @@ def test_relinking_sets_only_the_order_lookup() -> None:
     )
 
 
-@pytest.mark.parametrize("table", finance_declaration("new_"), ids=lambda t: t.logical_name)
-def test_the_declaration_creates_what_the_mapping_writes(table) -> None:
-    """Every declared column's schema name lowercases to its logical name; keys use declared columns."""
-    declared = {column.name for column in table.columns} | {lookup.name for lookup in table.lookups}
-    for column in table.columns:
-        assert schema_name("new_", column.label).lower() == column.name
-    for key in table.keys:
-        assert set(key.columns) <= declared
-
-
 def test_every_column_the_mapping_names_is_declared() -> None:
-    """The transaction, settlement and reconciliation columns of FinanceTables all exist in the declaration."""
-    declared = {
-        table.logical_name: {c.name for c in table.columns}
-        | {lookup.name for lookup in table.lookups}
-        | ({table.primary_name.name} if table.primary_name else set())
-        for table in finance_declaration("new_")
-    }
+    """The finance feature declares every column, lookup and table the mapping writes (names from one place)."""
+    feature = declare(
+        SchemaContext(prefix="new_", mapping=load_mapping(None, prefix="new_"), marketplace_ids=())
+    )
+    declared: dict[str, set[str]] = {}
+    for column in feature.columns:
+        declared.setdefault(column.table, set()).add(column.name)
+    for lookup in feature.lookups:
+        declared.setdefault(lookup.table, set()).add(lookup.name)
+    for custom in feature.tables:
+        declared.setdefault(custom.name, set()).add(custom.primary_name)
     for table, columns in (
         (TABLES.transaction_table, TABLES.transaction),
         (TABLES.settlement_table, TABLES.settlement),
@@ -109,3 +103,5 @@ def test_every_column_the_mapping_names_is_declared() -> None:
         ("invoicedetail", TABLES.invoice_line),
     ):
         assert set(vars(columns).values()) <= declared[table], table
+    for key in feature.keys:
+        assert set(key.columns) <= declared[key.table], key.name

@@ -20,6 +20,7 @@ from shared.model.crm_schema import (
     CustomTable,
     Feature,
     ImageType,
+    Lookup,
     ServiceBusEndpoint,
     ServiceEndpointStep,
     StepImage,
@@ -270,3 +271,62 @@ def test_a_custom_table_is_created_with_its_columns_in_one_action() -> None:
 
     assert [action.kind for action in plan.actions] == [ActionKind.CREATE_TABLE]
     assert plan.problems == []
+
+
+# --- lookups -------------------------------------------------------------------------------------------------
+PAYOUTS = CustomTable("new_payout", "Payout", "Payouts", "new_name")
+PAYOUT_ORDER = Lookup("new_payout", "new_salesorderid", "salesorder", "new_salesorder_payout", "Sales order")
+
+
+def test_a_lookup_is_created_after_the_table_it_sits_on() -> None:
+    """A new table with a lookup to salesorder: the table first, then the lookup (with its relationship)."""
+    state = DataverseState(SOLUTION, None, {"salesorder": salesorder(), "new_payout": None})
+
+    plan = plan_dataverse(
+        declaration(Feature("pay", tables=(PAYOUTS,), lookups=(PAYOUT_ORDER,))), state, TARGET
+    )
+
+    assert [action.kind for action in plan.actions] == [ActionKind.CREATE_TABLE, ActionKind.CREATE_LOOKUP]
+    assert plan.actions[1].what == "new_payout.new_salesorderid -> salesorder"
+
+
+def test_a_lookup_in_place_is_left_alone_and_a_column_of_another_type_is_a_problem() -> None:
+    """The lookup exists: nothing to do. A text column where the lookup should be: a problem, nothing created."""
+    as_lookup = TableState(
+        "new_payout", "new_payouts", {"new_salesorderid": ExistingColumn("new_salesorderid", "Lookup")}, ()
+    )
+    as_text = TableState(
+        "new_payout", "new_payouts", {"new_salesorderid": ExistingColumn("new_salesorderid", "String")}, ()
+    )
+    feature = Feature("pay", tables=(PAYOUTS,), lookups=(PAYOUT_ORDER,))
+
+    in_place = plan_dataverse(
+        declaration(feature),
+        DataverseState(SOLUTION, None, {"salesorder": salesorder(), "new_payout": as_lookup}),
+        TARGET,
+    )
+    clash = plan_dataverse(
+        declaration(feature),
+        DataverseState(SOLUTION, None, {"salesorder": salesorder(), "new_payout": as_text}),
+        TARGET,
+    )
+
+    assert in_place.actions == []
+    assert clash.actions == []
+    assert clash.problems == [
+        "column new_payout.new_salesorderid is String, expected a lookup to salesorder: an existing column is "
+        "never altered"
+    ]
+
+
+def test_a_lookup_to_a_table_the_org_lacks_is_a_problem() -> None:
+    """Pointing at a table that neither exists nor is declared: named, nothing created."""
+    lookup = Lookup("salesorder", "new_payoutid", "new_payout", "new_payout_salesorder", "Payout")
+
+    plan = plan_dataverse(
+        declaration(Feature("pay", lookups=(lookup,))),
+        DataverseState(SOLUTION, None, {"salesorder": salesorder()}),
+        TARGET,
+    )
+
+    assert plan.problems == ["lookup salesorder.new_payoutid: table new_payout does not exist in this org"]

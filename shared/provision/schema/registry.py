@@ -18,6 +18,7 @@ from shared.model.crm_schema import (
     Column,
     CustomTable,
     Feature,
+    Lookup,
     ServiceEndpointStep,
     Subscription,
 )
@@ -37,6 +38,7 @@ class Declaration:
     keys: tuple[AlternateKey, ...]
     steps: tuple[ServiceEndpointStep, ...]
     subscriptions: tuple[Subscription, ...]
+    lookups: tuple[Lookup, ...] = ()
 
 
 def feature_modules() -> list[ModuleType]:
@@ -69,6 +71,7 @@ def declare_all(context: SchemaContext, features: Iterable[Feature] | None = Non
         subscriptions=_merged(
             (s for f in chosen for s in f.subscriptions), lambda s: s.notification_type, "subscription"
         ),
+        lookups=_merged((lk for f in chosen for lk in f.lookups), lambda lk: (lk.table, lk.name), "lookup"),
     )
 
 
