@@ -167,9 +167,14 @@ def print_money(sandbox: Sandbox) -> None:
     for row in findings:
         print(
             f"    {row['new_reason']:<24} {row['new_category'] or '':<6} order {row['new_amazonorderid'] or '-':<20} "
-            f"expected {row['new_expectedamount']}  settled {row['new_settledamount']}  {row['new_currencycode']}"
+            f"expected {_amount(row['new_expectedamount'])}  settled {_amount(row['new_settledamount'])}  "
+            f"{row['new_currencycode']}"
         )
     print()
+
+
+def _amount(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def print_dead_letters(sandbox: Sandbox) -> None:
