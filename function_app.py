@@ -29,13 +29,15 @@ def amazon_notifications(
     rescheduled (passing trouble), abandoned (the flow failed on it) or dead-lettered with a reason."""
     from functools import partial
 
+    from shared import telemetry
     from shared.runtime import get_runtime
     from shared.servicebus.settlement import run_and_settle
 
     runtime = get_runtime()
     flow = partial(runtime.notifications.handle, invocation_id=context.invocation_id)
     rescheduling = runtime.rescheduling(runtime.settings.amazon_notifications_queue)
-    run_and_settle(messages, message_actions, flow, rescheduling=rescheduling)
+    with telemetry.span("amazon_notifications", parent=telemetry.host_trace(context), messages=len(messages)):
+        run_and_settle(messages, message_actions, flow, rescheduling=rescheduling)
 
 
 @app.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False, use_monitor=False)
@@ -44,6 +46,7 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
 
     Timer functions run on one instance at a time (the host holds a lease), so one bridge polls the queue.
     """
+    from shared import telemetry
     from shared.bridge import idle_reason
     from shared.runtime import get_runtime
 
@@ -52,7 +55,8 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
     if idle is not None:
         logging.getLogger(__name__).info("sqs_bridge: %s; nothing to do", idle)
         return
-    runtime.bridge.run().raise_for_failures()
+    with telemetry.timer_run("sqs_bridge"):
+        runtime.bridge.run().raise_for_failures()
 
 
 @app.timer_trigger(
@@ -61,13 +65,15 @@ def sqs_bridge(timer: func.TimerRequest) -> None:
 def orders_sweep(timer: func.TimerRequest) -> None:
     """The safety net under notifications: orders Amazon changed since the last sweep (searchOrders), applied
     through order sync; then steps of running backfill jobs, within ORDERS_SWEEP_MAX_SECONDS."""
+    from shared import telemetry
     from shared.runtime import get_runtime
 
     runtime = get_runtime()
     if not runtime.settings.orders_sweep_enabled:
         logging.getLogger(__name__).info("orders_sweep: ORDERS_SWEEP_ENABLED is off; nothing to do")
         return
-    runtime.orders_sweep.run()
+    with telemetry.timer_run("orders_sweep"):
+        runtime.orders_sweep.run()
 
 
 @app.timer_trigger(
@@ -75,13 +81,15 @@ def orders_sweep(timer: func.TimerRequest) -> None:
 )
 def finance_sync(timer: func.TimerRequest) -> None:
     """Amazon's financial transactions (fees, refunds, deferrals) -> Dynamics rows; exchange rates refreshed."""
+    from shared import telemetry
     from shared.runtime import get_runtime
 
     runtime = get_runtime()
     if not runtime.settings.finance_sync_enabled:
         logging.getLogger(__name__).info("finance_sync: FINANCE_SYNC_ENABLED is off; nothing to do")
         return
-    runtime.finance_sync.run()
+    with telemetry.timer_run("finance_sync"):
+        runtime.finance_sync.run()
 
 
 @app.timer_trigger(
@@ -89,6 +97,7 @@ def finance_sync(timer: func.TimerRequest) -> None:
 )
 def settlement_reports(timer: func.TimerRequest) -> None:
     """New settlement reports -> a settlement, an invoice per settled order and the reconciliation findings."""
+    from shared import telemetry
     from shared.runtime import get_runtime
 
     runtime = get_runtime()
@@ -97,4 +106,5 @@ def settlement_reports(timer: func.TimerRequest) -> None:
             "settlement_reports: SETTLEMENT_REPORTS_ENABLED is off; nothing to do"
         )
         return
-    runtime.settlement_sync.run()
+    with telemetry.timer_run("settlement_reports"):
+        runtime.settlement_sync.run()

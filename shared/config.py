@@ -453,6 +453,26 @@ class Settings(BaseSettings):
         "once per business day).",
     )
 
+    # --- Telemetry ----------------------------------------------------------------------------------
+    applicationinsights_connection_string: str | None = Field(
+        None,
+        validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING",
+        description="Application Insights connection string; set: the app sends its spans and custom metrics "
+        "there (azure-monitor-opentelemetry, loaded on the first invocation). Unset: telemetry is off and costs nothing.",
+    )
+    applicationinsights_authentication_string: str | None = Field(
+        None,
+        validation_alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        description="Authorization=AAD;ClientId=<managed identity client id>: telemetry is sent with that identity "
+        "(Entra ID authentication, for Application Insights with local authentication off).",
+    )
+    telemetry_logs: bool = Field(
+        False,
+        validation_alias="TELEMETRY_LOGS",
+        description="Also send log records through OpenTelemetry. Only with host.json telemetryMode OpenTelemetry: "
+        "otherwise the Functions host already forwards them and each would be stored twice.",
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,

@@ -348,8 +348,10 @@ def get_runtime() -> Runtime:
 
 def _started(runtime: Runtime) -> Runtime:
     from shared.logging_policy import configure_logging
+    from shared.telemetry.setup import configure as configure_telemetry
 
     configure_logging()
+    configure_telemetry(runtime.settings)  # Application Insights when configured; off costs nothing
     _ = runtime.mapping  # fail at start-up on a bad MAPPING_FILE, not on the first order
     return runtime
 

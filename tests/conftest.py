@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.sandbox_support", "pytester"]  # pytester: tests of the test support itself
+pytest_plugins = [
+    "tests.sandbox_support",
+    "tests.telemetry_support",
+    "pytester",
+]  # pytester: tests of the test support itself
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from shared import telemetry
 from shared.amazon.errors import (
     SpApiAuthError,
     SpApiNotFound,
@@ -148,6 +149,7 @@ class SpApiSession:
             try:
                 response = request(client)
             except SpApiThrottled as exc:
+                telemetry.add(telemetry.SPAPI_THROTTLES, operation=operation)
                 if exc.rate:
                     bucket.set_rate(exc.rate * RATE_MARGIN)
                 bucket.drain()
@@ -172,6 +174,7 @@ class SpApiSession:
     def _count(self, operation: str) -> None:
         with self._calls_lock:
             self.calls[operation] += 1
+        telemetry.add(telemetry.SPAPI_CALLS, operation=operation)
 
     # --- the python-amazon-sp-api clients -----------------------------------------------------------
     def use_plan(self, operation: str, rate: float, burst: int) -> None:

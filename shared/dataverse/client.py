@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from shared import telemetry
 from shared.breakers import CircuitBreaker, CircuitOpen
 from shared.dataverse import odata
 from shared.dataverse.batch import BatchItem, BatchResponseItem, decode_batch_response, encode_batch
@@ -161,6 +162,7 @@ class DataverseClient:
         def attempt() -> requests.Response:
             guard.check()
             self.requests_sent[what] += 1
+            telemetry.add(telemetry.DATAVERSE_CALLS, operation=what)
             all_headers = self._headers(headers, json_body=body is not None)
             try:
                 response = self._session.request(
@@ -182,6 +184,8 @@ class DataverseClient:
             return call_with_retries(attempt, policy=self._retry, retryable=_retryable, sleep=self._sleep)
 
     def _raise(self, response: requests.Response, *, idempotent: bool, what: str) -> None:
+        if response.status_code == 429:
+            telemetry.add(telemetry.DATAVERSE_THROTTLES, operation=what)
         try:
             payload = response.json()
         except ValueError:

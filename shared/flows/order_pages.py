@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shared import telemetry
 from shared.amazon.order_translation import AmazonOrderInvalid
 from shared.errors import SyncError
 from shared.flows.order_sync import Done, OrderSync
@@ -96,6 +97,7 @@ class PageApplier:
                 result.transient.update((failure.item_id, exc) for failure in result.permanent)
             else:
                 reasons = Counter(failure.reason for failure in result.permanent)
+                telemetry.add_each(telemetry.FAILURES, reasons, "reason", outcome="recorded")
                 log.error(
                     "%s: %d orders failed permanently and were recorded in the state table (partition f-%s): %s",
                     source,
@@ -105,6 +107,7 @@ class PageApplier:
                 )
         if result.transient:
             reasons = Counter(error.reason for error in result.transient.values())
+            telemetry.add_each(telemetry.FAILURES, reasons, "reason", outcome="retry_later")
             log.warning(
                 "%s: %d orders met passing trouble and will be read again: %s",
                 source,

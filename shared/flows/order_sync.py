@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from shared import telemetry
 from shared.amazon.notifications import (
     ORDER_CHANGE,
     NotificationEnvelope,
@@ -51,6 +52,7 @@ from shared.model.applied import AppliedOrder, OrderVersion
 from shared.model.crm import CrmState, OrderWritePlan
 from shared.model.order import NOTIFICATION_STATUSES, Order
 from shared.state.store import NotificationRef, OrderCheckpoint, StateStore
+from shared.telemetry.orders import OrderTrace, record_orders
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class SyncReport:
     counts: Counter[str] = field(default_factory=Counter)
     applied: list[NotificationRef] = field(default_factory=list)
     unknown_skus: Counter[str] = field(default_factory=Counter)
+    committed: dict[str, AppliedOrder] = field(default_factory=dict)  # checkpoints committed by this run
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ class OrderSync:
     # --- the flow ---------------------------------------------------------------------------------
     def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> SyncReport:
         """Sync the orders the messages announce; `invocation_id` (the Functions host's) names the claims."""
+        started_ns = time.time_ns()
         report = SyncReport()
         notices = self._parse(messages, report)
         try:
@@ -213,9 +217,15 @@ class OrderSync:
             outcomes: dict[str, Outcome] = {item.order_id: exc for item in announced}
         else:
             outcomes = self._sync(announced, report)
-        for item in announced:
-            self._settle(item, outcomes[item.order_id], report)
+        settled_as = {
+            item.order_id: self._settle(item, outcomes[item.order_id], report) for item in announced
+        }
         self._remember_applied(report)
+        if telemetry.enabled():
+            traces = [
+                _trace(item, outcomes[item.order_id], settled_as[item.order_id], report) for item in announced
+            ]
+            record_orders(traces, source="notification", started_ns=started_ns)
         with self._totals_lock:
             self.totals.update(report.counts)
         log.info(
@@ -227,6 +237,7 @@ class OrderSync:
         """Orders fetched elsewhere (the sweep's searchOrders pages, a backfill report's orders) through the same
         staleness, claim and write rules as notifications: a sweep and a late notification never write twice.
         Returns each order's outcome; the caller decides what a failure means for its run."""
+        started_ns = time.time_ns()
         report = SyncReport()
         owner = invocation_id or uuid.uuid4().hex
         latest: dict[str, Order] = {}
@@ -236,8 +247,10 @@ class OrderSync:
         checkpoints = self._state.get_orders(latest)
         outcomes: dict[str, Outcome] = {}
         fetched = []
+        announced_all = []
         for order_id, order in latest.items():
             announced = _Announced(order_id, (), checkpoints.get(order_id), owner)
+            announced_all.append(announced)
             settled = announced.settled
             if settled is not None and settled.covers(
                 OrderVersion.snapshot(order.last_updated, order.status)
@@ -246,9 +259,16 @@ class OrderSync:
             else:
                 fetched.append(_Fetched(announced, order))
         claimed = self._claim(self._plan(fetched, outcomes, report), outcomes)
-        self._write(claimed, outcomes)
+        self._write(claimed, outcomes, report)
         for outcome in outcomes.values():
             report.counts[outcome.value if isinstance(outcome, Done) else "failed"] += 1
+        if telemetry.enabled():
+            traces = [
+                _trace(item, outcome, outcome.value if isinstance(outcome, Done) else "failed", report)
+                for item in announced_all
+                for outcome in (outcomes[item.order_id],)
+            ]
+            record_orders(traces, source="bulk", started_ns=started_ns)
         with self._totals_lock:
             self.totals.update({f"snapshot_{name}": count for name, count in report.counts.items()})
         return outcomes
@@ -265,7 +285,7 @@ class OrderSync:
         fetched = self._fetch(fresh, outcomes, report)
         planned = self._plan(fetched, outcomes, report)
         claimed = self._claim(planned, outcomes)
-        self._write(claimed, outcomes)
+        self._write(claimed, outcomes, report)
         return outcomes
 
     # --- steps ------------------------------------------------------------------------------------
@@ -445,7 +465,7 @@ class OrderSync:
                 outcomes[item.announced.order_id] = result
         return claimed
 
-    def _write(self, claimed: list[_Claimed], outcomes: dict[str, Outcome]) -> None:
+    def _write(self, claimed: list[_Claimed], outcomes: dict[str, Outcome], report: SyncReport) -> None:
         if not claimed:
             return
         jobs = [
@@ -458,14 +478,18 @@ class OrderSync:
                 self._give_up_claim(item, result)
             else:
                 written.append((item, result))
-        self._commit(written, outcomes)
+        self._commit(written, outcomes, report)
 
     def _commit(
-        self, written: list[tuple[_Claimed, OrderWritten | ClosedInCrm]], outcomes: dict[str, Outcome]
+        self,
+        written: list[tuple[_Claimed, OrderWritten | ClosedInCrm]],
+        outcomes: dict[str, Outcome],
+        report: SyncReport,
     ) -> None:
         if not written:
             return
         commits = []
+        applied_by_order: dict[str, AppliedOrder] = {}
         for item, result in written:
             salesorder_id = result.salesorder_id or _salesorder_id(item.claim)
             applied = AppliedOrder(
@@ -476,6 +500,7 @@ class OrderSync:
                 salesorder_id,
             )
             commits.append((item.claim.claimed, applied))
+            applied_by_order[item.announced.order_id] = applied
         try:
             results = self._state.commit_all(commits)
         except SyncError as exc:
@@ -485,7 +510,9 @@ class OrderSync:
             committed = results[item.announced.order_id]
             if isinstance(committed, SyncError):
                 outcomes[item.announced.order_id] = committed
-            elif isinstance(result, ClosedInCrm):
+                continue
+            report.committed[item.announced.order_id] = applied_by_order[item.announced.order_id]
+            if isinstance(result, ClosedInCrm):
                 log.info("Order %s is closed in Dynamics; nothing written", item.announced.order_id)
                 outcomes[item.announced.order_id] = Done.CLOSED_IN_CRM
             else:
@@ -505,32 +532,35 @@ class OrderSync:
             log.warning("Order %s: could not give up the checkpoint claim", item.announced.order_id)
 
     # --- settling ---------------------------------------------------------------------------------
-    def _settle(self, item: _Announced, outcome: Outcome, report: SyncReport) -> None:
+    def _settle(self, item: _Announced, outcome: Outcome, report: SyncReport) -> str:
+        """Settle the order's messages by its outcome; what became of them (for its trace)."""
         notices = item.notices
         if isinstance(outcome, Done):
             # Stale notifications count one by one (each was a message that needed nothing); the rest per order.
             report.counts[outcome.value] += len(notices) if outcome is Done.STALE else 1
             report.applied += [notice.ref for notice in notices]
             report.settlements += [Settlement.complete(notice.message) for notice in notices]
-            return
+            return outcome.value
         if isinstance(outcome, UnexpectedFailure):
             report.counts["abandoned"] += len(notices)
             report.settlements += [
                 Settlement.abandon(notice.message, outcome.reason, str(outcome)) for notice in notices
             ]
-        elif outcome.transient:
+            return "abandoned"
+        if outcome.transient:
             report.counts["rescheduled"] += len(notices)
             log.warning("Order %s: passing trouble, messages rescheduled: %s", item.order_id, outcome)
             report.settlements += [
                 Settlement.reschedule(notice.message, outcome.reason, str(outcome), delay=outcome.retry_after)
                 for notice in notices
             ]
-        else:
-            report.counts["dead_lettered"] += len(notices)
-            log.error("Order %s: permanent failure, messages dead-lettered: %s", item.order_id, outcome)
-            report.settlements += [
-                Settlement.dead_letter(notice.message, outcome.reason, str(outcome)) for notice in notices
-            ]
+            return "rescheduled"
+        report.counts["dead_lettered"] += len(notices)
+        log.error("Order %s: permanent failure, messages dead-lettered: %s", item.order_id, outcome)
+        report.settlements += [
+            Settlement.dead_letter(notice.message, outcome.reason, str(outcome)) for notice in notices
+        ]
+        return "dead_lettered"
 
     def _remember_applied(self, report: SyncReport) -> None:
         """Record applied NotificationIds. If this fails the messages are still completed: a redelivery is
@@ -541,6 +571,23 @@ class OrderSync:
             log.warning(
                 "Could not record %d notifications as applied (%s)", len(report.applied), type(exc).__name__
             )
+
+
+def _trace(item: _Announced, outcome: Outcome, settled_as: str, report: SyncReport) -> OrderTrace:
+    """The order's trail for telemetry: its ids, what became of it, and the write's Amazon time (sync lag)."""
+    committed = report.committed.get(item.order_id)
+    known = committed or item.settled
+    failure = None if isinstance(outcome, Done) else outcome
+    return OrderTrace(
+        item.order_id,
+        settled_as,
+        notification_ids=tuple(notice.envelope.notification_id for notice in item.notices),
+        crm_id=known.salesorder_id if known is not None else None,
+        amazon_updated=committed.amazon_updated if committed and outcome is Done.WRITTEN else None,
+        reason=failure.reason if failure is not None else None,
+        description=str(failure) if failure is not None else None,
+        transient=failure is not None and failure.transient,
+    )
 
 
 def _crm_state_before(claim: Claimed) -> CrmState | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from shared import telemetry
 from shared.messaging import MAX_DESCRIPTION, MAX_REASON, InboundMessage, Outcome, Settlement
 from shared.sanitize import public_text
 from shared.servicebus.sender import MAX_MESSAGE_ID_LENGTH, NotificationSender, OutgoingMessage
@@ -185,7 +186,12 @@ class _Settler:
         outcome = settlement.outcome
         if outcome is Outcome.COMPLETE:
             _safely(self._actions.complete, message)
-        elif outcome is Outcome.ABANDON:
+            return
+        if (
+            outcome is not Outcome.DEAD_LETTER
+        ):  # dead letters count where they are sent (RetriesExhausted too)
+            _count_failure(settlement.reason, outcome)
+        if outcome is Outcome.ABANDON:
             _safely(self._actions.abandon, message)
         elif outcome is Outcome.DEAD_LETTER:
             self._dead_letter(message, settlement.reason, settlement.description)
@@ -243,6 +249,7 @@ class _Settler:
 
     def _dead_letter(self, message: Any, reason: str | None, description: str | None) -> None:
         """The one way to the dead-letter queue: reason and description made safe and short there."""
+        _count_failure(reason, Outcome.DEAD_LETTER)
         _safely(
             self._actions.deadletter,
             message,
@@ -251,6 +258,10 @@ class _Settler:
             if description is None
             else public_text(description, MAX_DESCRIPTION),
         )
+
+
+def _count_failure(reason: str | None, outcome: Outcome) -> None:
+    telemetry.add(telemetry.FAILURES, reason=reason or "(none)", outcome=outcome.value)
 
 
 def retry_message_id(original_message_id: str, attempt: int) -> str:
