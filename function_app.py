@@ -108,3 +108,13 @@ def settlement_reports(timer: func.TimerRequest) -> None:
         return
     with telemetry.timer_run("settlement_reports"):
         runtime.settlement_sync.run()
+
+
+@app.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    """The operations dashboard: one self-contained page that calls this app's HTTP API with the function key
+    it was opened with (`?code=` or the `x-functions-key` header)."""
+    from shared.dashboard import render, security_headers
+
+    key = req.params.get("code") or req.headers.get("x-functions-key")
+    return func.HttpResponse(render(key), headers=security_headers(), mimetype="text/html", charset="utf-8")

@@ -138,17 +138,21 @@ class HostStats:
     messages: int = 0
 
 
-_REGISTERED: dict[int, dict[str, Callable[..., Any]]] = {}
+# The app is kept with its functions, so its id cannot be reused by another app while it is cached.
+_INDEXED: dict[int, tuple[Any, list[Any]]] = {}
+
+
+def indexed_functions(app: Any) -> list[Any]:
+    """The app's functions with their bindings (`azure.functions` Function objects). The host indexes an app
+    once per process, and so must we: `FunctionApp.get_functions()` refuses to build the same functions twice."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = (app, list(app.get_functions()))
+    return _INDEXED[id(app)][1]
 
 
 def registered_functions(app: Any) -> dict[str, Callable[..., Any]]:
-    """The app's functions by name. The host indexes an app once per process, and so must we:
-    `FunctionApp.get_functions()` refuses to build the same functions twice."""
-    if id(app) not in _REGISTERED:
-        _REGISTERED[id(app)] = {
-            function.get_function_name(): function.get_user_function() for function in app.get_functions()
-        }
-    return _REGISTERED[id(app)]
+    """The app's functions by name, as the host calls them."""
+    return {function.get_function_name(): function.get_user_function() for function in indexed_functions(app)}
 
 
 class LocalFunctionsHost:
