@@ -97,8 +97,8 @@ class FakeOps:
         }
 
     def health(self, req: func.HttpRequest) -> tuple[int, Any]:
-        return 200, {
-            "status": "degraded",
+        return 503, {  # as the real endpoint answers when a check fails
+            "status": "failing",
             "checks": [
                 {"name": "Table Storage", "ok": True, "latencyMs": 12.4, "detail": "reachable"},
                 {"name": "Dataverse", "ok": False, "latencyMs": 30001, "detail": "circuit open"},

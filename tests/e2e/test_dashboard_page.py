@@ -49,8 +49,8 @@ def rows(driver: Any, css: str) -> list[Any]:
 def test_the_page_shows_the_apis_figures_and_passes_the_key_it_was_opened_with(
     page: Any, ops: FakeOps, host: LocalHttpHost
 ) -> None:
-    """Orders in the last hour, a bar per hour, lag percentiles, timers, breakers, health and dead letters
-    by reason, every API call carrying the key the page was opened with."""
+    """Orders in the last hour, a bar per hour, lag percentiles, timers, breakers, health (a 503 with its
+    failing check) and dead letters by reason, every API call carrying the key the page was opened with."""
     assert text_of(page, "synced-last-hour") == "42"
     assert len(rows(page, "#per-hour-chart rect.bar")) == 12
     assert "most at 11:00 UTC (42)" in page.find_element(By.ID, "per-hour-chart").get_attribute("aria-label")
@@ -62,7 +62,8 @@ def test_the_page_shows_the_apis_figures_and_passes_the_key_it_was_opened_with(
     assert "orders_sweep" in text_of(page, "timers-table")
     assert "failed" in text_of(page, "timers-table")
     assert "Dataverse open 5 in " in text_of(page, "breakers-table")
-    assert text_of(page, "health-summary") == "Health: degraded"
+    assert text_of(page, "health-summary") == "Health: failing"
+    assert "Dataverse failing 30001 ms circuit open" in text_of(page, "health-table")
     assert "UnknownSku 2 Replay all 2" in text_of(page, "failures").replace("\n", " ")
     assert ops.keys_seen == {host.function_key}
     screenshot(page, "fake-api")
