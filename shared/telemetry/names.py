@@ -83,7 +83,7 @@ ALL_METRICS = (
     TIMER_DURATION,
 )
 
-# --- attributes -----------------------------------------------------------------------------------------
+# --- span attributes (metric attributes are plain words: outcome, source, reason, operation, timer) -----
 AMAZON_ORDER_ID = "amazon.order_id"
 NOTIFICATION_ID = "amazon.notification_id"  # comma-separated when several notifications announced one change
 CRM_ID = "crm.salesorder_id"
@@ -93,7 +93,6 @@ LAG_SECONDS = "sync.lag_seconds"  # on the order span too: Kusto takes percentil
 # the histogram Application Insights stores as sum/count/min/max
 REASON = "failure.reason"
 TRANSIENT = "failure.transient"
-OPERATION = "operation"
 TIMER = "timer"
 
 ORDER_SPAN = "order_sync.order"

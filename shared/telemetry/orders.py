@@ -70,12 +70,12 @@ def record_orders(traces: Sequence[OrderTrace], *, source: str, started_ns: int)
         if trace.amazon_updated is not None:
             lag = max(0.0, (now - trace.amazon_updated).total_seconds())
             attributes[LAG_SECONDS] = round(lag, 3)
-            telemetry.record(SYNC_LAG, lag, **{SOURCE: source})
+            telemetry.record(SYNC_LAG, lag, source=source)
         if trace.failed:
             attributes[REASON] = trace.reason or ""
             attributes[TRANSIENT] = trace.transient
         else:
-            telemetry.add(ORDERS_SYNCED, 1, **{OUTCOME: trace.outcome, SOURCE: source})
+            telemetry.add(ORDERS_SYNCED, outcome=trace.outcome, source=source)
         order_span = backend.tracer.start_span(ORDER_SPAN, attributes=attributes, start_time=started_ns)
         if trace.failed:
             order_span.set_status(Status(StatusCode.ERROR, f"{trace.reason}: {trace.description or ''}"))
