@@ -1,9 +1,9 @@
 """`python -m tests.bench [orders]`: print the benchmark figures (tests/bench/order_sync.py, bridge.py, sweep.py,
-settlements.py)."""
+settlements.py, telemetry.py)."""
 
 import sys
 
-from tests.bench import bridge, order_sync, settlements, sweep
+from tests.bench import bridge, order_sync, settlements, sweep, telemetry
 
 count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 order_sync.main([str(count)])
@@ -13,3 +13,5 @@ print()
 sweep.main()
 print()
 settlements.main([])
+print()
+telemetry.main(count)

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ class SyncFigures:
     dataverse_by_kind: dict[str, int]
     table_requests: int
     invocations: int
+    cpu_seconds: float = 0.0  # CPU time of this process during the delivery (the emulators run in it too)
 
     @property
     def orders_per_second(self) -> float:
@@ -59,10 +61,17 @@ class SyncFigures:
 
 
 def sync_orders(
-    count: int, *, pattern: str, azurite: Azurite, max_batch: int = 100, amazon_latency: float = 0.0
+    count: int,
+    *,
+    pattern: str,
+    azurite: Azurite,
+    max_batch: int = 100,
+    amazon_latency: float = 0.0,
+    before_delivery: Callable[[Sandbox], None] | None = None,
 ) -> SyncFigures:
     """Queue `count` ORDER_CHANGE notifications and time their delivery to Dataverse. `amazon_latency`
-    makes every SP-API answer take that long (on loopback they take a millisecond, at Amazon hundreds)."""
+    makes every SP-API answer take that long (on loopback they take a millisecond, at Amazon hundreds);
+    `before_delivery` runs once everything is queued (the telemetry benchmark switches telemetry on there)."""
     now = datetime.now(UTC)
     factory = OrderFactory(seed=7)
     options = SandboxOptions(max_batch=max_batch, spapi_rate_limits=LIVE_PLAN if pattern == "live" else None)
@@ -84,9 +93,11 @@ def sync_orders(
         sandbox.runtime()  # settings and mapping load before the clock starts, as on a warm instance
         if pattern == "live":
             sandbox.runtime().spapi.buckets["getOrder"].set_rate(LIVE_PLAN["getOrder"][0])
-        started = time.perf_counter()
+        if before_delivery is not None:
+            before_delivery(sandbox)
+        started, cpu_started = time.perf_counter(), time.process_time()
         stats = sandbox.deliver(timeout=3600)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         written = len(sandbox.dataverse.records("salesorders"))
         if written != count:
             raise RuntimeError(f"expected {count} orders in Dataverse, found {written}")
@@ -103,6 +114,7 @@ def sync_orders(
             dataverse_by_kind=dataverse,
             table_requests=sandbox.runtime().state.requests,
             invocations=stats.invocations,
+            cpu_seconds=cpu_seconds,
         )
 
 
