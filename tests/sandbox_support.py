@@ -87,6 +87,22 @@ def send(sandbox: Sandbox, envelope: dict[str, Any], *, fresh_message_id: bool =
     sandbox.queue.send(json.dumps(envelope).encode(), message_id=message_id)
 
 
+def deliver_with_one_unknown_order(
+    sandbox: Sandbox, *, known: int, seed: int
+) -> tuple[list[SampleOrder], SampleOrder]:
+    """Publish notifications of `known` orders Amazon holds and of one it does not (yet), and deliver them:
+    the known land, the unknown one is dead-lettered as AmazonOrderNotFound. Returns (known, unknown)."""
+    factory = OrderFactory(seed=seed)
+    landed = factory.orders(known, status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
+    unknown = factory.order(status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
+    for order in landed:
+        sandbox.spapi.put_order(order.to_api())
+    for order in (*landed, unknown):
+        sandbox.publish(order_change_notification(order))
+    sandbox.deliver()
+    return landed, unknown
+
+
 def crm_orders(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
     rows = sandbox.dataverse.records("salesorders")
     by_id: dict[str, dict[str, Any]] = {}
@@ -102,4 +118,11 @@ def crm_lines(sandbox: Sandbox, order_id: str) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["crm_lines", "crm_orders", "lifecycle", "order_change_notification", "send"]
+__all__ = [
+    "crm_lines",
+    "crm_orders",
+    "deliver_with_one_unknown_order",
+    "lifecycle",
+    "order_change_notification",
+    "send",
+]

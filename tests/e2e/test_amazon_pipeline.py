@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.amazon_samples import OrderFactory, order_change_notification
 from sandbox.harness import Sandbox, SandboxOptions
-from tests.sandbox_support import FAST_RETRY, crm_lines, crm_orders
+from tests.sandbox_support import FAST_RETRY, crm_lines, crm_orders, deliver_with_one_unknown_order
 
 pytestmark = [pytest.mark.sockets, pytest.mark.slow]
 
@@ -58,14 +58,7 @@ def test_a_poison_message_is_dead_lettered_the_rest_flow_and_a_replay_lands_it_o
     from shared.config import load_settings
     from shared.servicebus.deadletters import DeadLetters
 
-    factory = OrderFactory(seed=77)
-    good = factory.orders(5, status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
-    poison = factory.order(status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
-    for order in good:
-        pipeline.spapi.put_order(order.to_api())
-    for order in (*good, poison):
-        pipeline.publish(order_change_notification(order))
-    pipeline.deliver()
+    good, poison = deliver_with_one_unknown_order(pipeline, known=5, seed=77)
     assert set(crm_orders(pipeline)) == {order.order_id for order in good}
     assert [reason for reason, _ in pipeline.dead_letters()] == ["AmazonOrderNotFound"]
 

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from sandbox.amazon_samples import OrderFactory, order_change_notification
 from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.http_host import LocalHttpHost
 from tests.browser import browser, loaded, screenshot, text_of, wait_for  # noqa: F401 - browser is a fixture
-from tests.sandbox_support import FAST_RETRY, crm_orders
+from tests.sandbox_support import FAST_RETRY, crm_orders, deliver_with_one_unknown_order
 
 pytest.importorskip(
     "shared.http.serve", reason="the operations API (shared/http, branch ops-http) is not here yet"
@@ -63,14 +62,7 @@ def test_the_dashboard_shows_the_sandboxs_figures_and_a_replayed_dead_letter_is_
     """Three orders land and one Amazon does not know yet is dead-lettered; the page shows the orders synced,
     the breakers and health checks the API reports, and the dead letter with its order id. Once Amazon has
     the order, clicking Replay removes the dead letter, and the next delivery writes the order."""
-    factory = OrderFactory(seed=2211)
-    landed = factory.orders(3, status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
-    unknown = factory.order(status="UNSHIPPED", marketplace_id="ATVPDKIKX0DER")
-    for order in landed:
-        sandbox.spapi.put_order(order.to_api())
-    for order in (*landed, unknown):
-        sandbox.publish(order_change_notification(order))
-    sandbox.deliver()
+    _, unknown = deliver_with_one_unknown_order(sandbox, known=3, seed=2211)
     assert [reason for reason, _ in sandbox.dead_letters()] == ["AmazonOrderNotFound"]
     written = sandbox.runtime().order_sync.totals["written"]
 
