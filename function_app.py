@@ -118,3 +118,55 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 
     key = req.params.get("code") or req.headers.get("x-functions-key")
     return func.HttpResponse(render(key), headers=security_headers(), mimetype="text/html", charset="utf-8")
+
+
+@app.service_bus_queue_trigger(
+    arg_name="messages",
+    queue_name="%DATAVERSE_EVENTS_QUEUE%",
+    connection="ServiceBusConnection",
+    cardinality="many",
+    auto_complete_messages=False,
+)
+def dataverse_events(
+    messages: list[servicebus.ServiceBusReceivedMessage],
+    message_actions: servicebus.ServiceBusMessageActions,
+    context: func.Context,
+) -> None:
+    """Dataverse events (RemoteExecutionContext): stock and price -> Amazon listings, shipped orders ->
+    confirmShipment; every message completed, rescheduled (passing trouble, or waiting to coalesce), abandoned
+    or dead-lettered with a reason."""
+    from functools import partial
+
+    from shared import telemetry
+    from shared.runtime import get_runtime
+    from shared.servicebus.settlement import run_and_settle
+
+    runtime = get_runtime()
+    flow = partial(runtime.dataverse_events.handle, invocation_id=context.invocation_id)
+    rescheduling = runtime.rescheduling(runtime.settings.dataverse_events_queue)
+    with telemetry.span("dataverse_events", parent=telemetry.host_trace(context), messages=len(messages)):
+        run_and_settle(messages, message_actions, flow, rescheduling=rescheduling)
+
+
+@app.timer_trigger(schedule="%FBA_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def fba_inventory_sweep(timer: func.TimerRequest) -> None:
+    """Daily: every marketplace's FBA inventory summaries -> the CRM's FBA stock, where changed (the safety net
+    for FBA_INVENTORY_AVAILABILITY_CHANGES notifications that never came)."""
+    from shared import telemetry
+    from shared.runtime import get_runtime
+
+    with telemetry.timer_run("fba_inventory_sweep"):
+        counts = get_runtime().fba_inventory.sweep()
+    if counts["failed"]:
+        raise RuntimeError(f"FBA sweep: {counts['failed']} quantities not written; the next run tries again")
+
+
+@app.timer_trigger(schedule="30 * * * * *", arg_name="timer", run_on_startup=False, use_monitor=False)
+def listings_backlog(timer: func.TimerRequest) -> None:
+    """Every minute: listings that met a spent Listings usage plan go to Amazon, as one JSON_LISTINGS_FEED per
+    marketplace from LISTINGS_FEED_THRESHOLD listings on, else patch by patch; answers of earlier feeds are read."""
+    from shared import telemetry
+    from shared.runtime import get_runtime
+
+    with telemetry.timer_run("listings_backlog"):
+        get_runtime().listings_backlog.run()

@@ -49,6 +49,9 @@ param maximumInstanceCount int = 3
 @description('Private endpoints for storage, Service Bus (switches it to Premium) and Key Vault, plus VNet integration.')
 param privateNetworking bool = false
 
+@description('NCRONTAB schedule (UTC) of the daily FBA inventory sweep.')
+param fbaSweepSchedule string = '0 30 3 * * *'
+
 @allowed(['Standard_ZRS', 'Standard_LRS'])
 @description('Storage redundancy; Standard_LRS for a region without availability zones.')
 param storageSkuName string = 'Standard_ZRS'
@@ -56,14 +59,33 @@ param storageSkuName string = 'Standard_ZRS'
 // Every Service Bus queue and topic, in ONE list: adding a queue is one line here (plus its row in the README's
 // queue table). Delivery settings default to servicebus.bicep's queueDefaults; an entry may override them under
 // `properties`. `setting` names the app setting that carries the queue name (the trigger reads %SETTING%).
-//   { kind: 'queue', name: 'resync', setting: 'RESYNC_QUEUE' }
-//   { kind: 'topic', name: 'inventory-changes', setting: 'INVENTORY_CHANGES_TOPIC', subscriptions: ['listings'] }
+// A topic's subscriptions each take every message, or, with `source`, only those whose application property
+// `source` has that value (a correlation filter); they are documented in the README's topic table.
 var serviceBusEntities = [
   { kind: 'queue', name: 'amazon-notifications', setting: 'AMAZON_NOTIFICATIONS_QUEUE' }
+  // Dataverse's service endpoint posts RemoteExecutionContext messages here (registered by provisioning).
+  { kind: 'queue', name: 'dataverse-events', setting: 'DATAVERSE_EVENTS_QUEUE' }
+  {
+    kind: 'topic'
+    name: 'inventory-changes'
+    setting: 'INVENTORY_CHANGES_TOPIC'
+    subscriptions: [
+      { name: 'all-changes' }
+      { name: 'from-crm', source: 'crm' }
+      { name: 'from-amazon-fba', source: 'amazon-fba' }
+    ]
+  }
 ]
 
 // Timer functions the "timer not running" alert watches (App Insights request names = function names).
-var timerFunctionNames = ['sqs_bridge', 'orders_sweep', 'finance_sync', 'settlement_reports']
+var timerFunctionNames = [
+  'sqs_bridge'
+  'orders_sweep'
+  'finance_sync'
+  'settlement_reports'
+  'listings_backlog'
+  'fba_inventory_sweep'
+]
 
 var stateTableName = 'amazonsync'
 var deploymentContainerName = 'app-package'
@@ -177,6 +199,11 @@ var dataverseSettings = [
   { name: 'DATAVERSE_AUTH', value: 'managed_identity' }
   { name: 'DATAVERSE_CLIENT_ID', value: identity.outputs.clientId }
 ]
+// Dynamics -> Amazon: the daily FBA sweep's schedule is a binding expression (%FBA_SWEEP_SCHEDULE%), so the host
+// needs it as an app setting; the rest keep the defaults of shared/config.py.
+var crmToAmazonSettings = [
+  { name: 'FBA_SWEEP_SCHEDULE', value: fbaSweepSchedule }
+]
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
@@ -191,7 +218,7 @@ module functionApp 'modules/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
-    appSettings: concat(queueSettings, connectionSettings, amazonSettings, dataverseSettings)
+    appSettings: concat(queueSettings, connectionSettings, amazonSettings, dataverseSettings, crmToAmazonSettings)
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     subnetId: privateNetworking ? network.outputs.appSubnetId : ''

@@ -1,7 +1,9 @@
 """`python -m sandbox`: the main job on the built-in sandbox, no Azure and no Amazon account needed.
 
 Starts Azurite and the SP-API and Dataverse emulators, delivers the demo scenario's notifications through
-the registered `amazon_notifications` function, then prints what landed in the CRM and what it cost.
+the registered `amazon_notifications` function, then prints what landed in the CRM and what it cost. Then the
+other direction: a person's stock, price and shipment in Dynamics reach Amazon through `dataverse_events`,
+Amazon's FBA stock reaches Dynamics, and every applied stock change is published to the inventory topic.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.crm_report import print_crm_to_amazon
+from sandbox.crm_scenario import run_crm_scenario
 from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.scenario import run_money_day, run_scenario, ship_open_orders
 
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         "Starting the sandbox: Azurite (Table Storage), moto (Amazon SQS), the Service Bus stand-in (AMQP),\n"
         "the SP-API + LWA emulator and the Dataverse emulator, all on 127.0.0.1 ..."
     )
-    with Sandbox(SandboxOptions(pipeline="amazon")) as sandbox:
+    with Sandbox(SandboxOptions(pipeline="amazon", crm_events=True)) as sandbox:
         pipeline = sandbox.pipeline
         assert pipeline is not None
         print(f"  SQS         {pipeline.queue_url}")
@@ -59,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         print_money(sandbox)
         print_dead_letters(sandbox)
         print_costs(sandbox, orders_cost, money_cost)
+        print()
+        print("Dynamics -> Amazon " + "-" * 90)
+        log = run_crm_scenario(sandbox, say=print)
+        print()
+        print_crm_to_amazon(sandbox, log)
     return 0
 
 

@@ -44,21 +44,29 @@ class DeliveryStats:
 
 class AmazonPipeline:
     def __init__(
-        self, queue: str, *, bridge_seconds: float = 2.0, max_batch: int = 32, lock_seconds: float = 30.0
+        self,
+        queue: str,
+        *,
+        bridge_seconds: float = 2.0,
+        max_batch: int = 32,
+        lock_seconds: float = 30.0,
+        bus: ServiceBusStandIn | None = None,
     ) -> None:
+        """`bus`: a stand-in the caller starts and stops (shared with other queues); None: one of its own."""
         self.queue = queue
         self.bridge_seconds = bridge_seconds
         self.max_batch = max_batch
         self.sqs = MotoSqs()
-        self.bus = ServiceBusStandIn(
-            {
-                queue: QueueOptions(
-                    max_delivery_count=10,
-                    lock_duration=timedelta(seconds=lock_seconds),
-                    requires_duplicate_detection=True,
-                    duplicate_detection_window=timedelta(minutes=10),
-                )
-            }
+        self._own_bus = bus is None
+        self.bus = bus or ServiceBusStandIn()
+        self.bus.add_queue(
+            queue,
+            QueueOptions(
+                max_delivery_count=10,
+                lock_duration=timedelta(seconds=lock_seconds),
+                requires_duplicate_detection=True,
+                duplicate_detection_window=timedelta(minutes=10),
+            ),
         )
         self.queue_url = ""
         self.published = 0  # messages Amazon (the scenario) put on SQS
@@ -66,14 +74,16 @@ class AmazonPipeline:
 
     def start(self) -> None:
         self.sqs.start()
-        self.bus.start()
+        if self._own_bus:
+            self.bus.start()
         self.queue_url = self.sqs.create_queue(SQS_QUEUE, VisibilityTimeout="30")
         self._client = self.sqs.client()
 
     def stop(self) -> None:
         if self._client is not None:
             self._client.close()
-        self.bus.stop()
+        if self._own_bus:
+            self.bus.stop()
         self.sqs.stop()
 
     def environment(self) -> dict[str, str]:

@@ -284,9 +284,16 @@ def product_record(sku: str, name: str, price: Decimal) -> dict[str, Any]:
     }
 
 
+SAMPLE_STOCK_ON_HAND = Decimal(25)  # what the sample listings show on Amazon at the start, too
+
+
 def sample_catalog_records() -> list[dict[str, Any]]:
-    """The sample seller's catalog (sandbox/amazon_samples.py) as products, so the sandbox's orders find
-    their products. Kept apart from seed_records(), whose exact rows the emulator's own tests rely on."""
+    """The sample seller's catalog (sandbox/amazon_samples.py) as products with stock on hand, so the sandbox's
+    orders find their products. Kept apart from seed_records(), whose exact rows the emulator's own tests rely on."""
     from sandbox.amazon_samples import CATALOG
 
-    return [product_record(product.seller_sku, product.title, product.usd_price) for product in CATALOG]
+    return [
+        product_record(product.seller_sku, product.title, product.usd_price)
+        | {"quantityonhand": SAMPLE_STOCK_ON_HAND}
+        for product in CATALOG
+    ]

@@ -23,8 +23,11 @@ from sandbox.adfs_emulator import AdfsEmulator
 from sandbox.amazon_pipeline import AmazonPipeline, DeliveryStats
 from sandbox.amazon_samples import DEFAULT_SELLER_ID
 from sandbox.azurite import Azurite
+from sandbox.crm_catalog import CRM_USER_TOKEN, seed_crm_catalog
+from sandbox.crm_pipeline import CrmPipeline
 from sandbox.dataverse_emulator import DataverseEmulator
-from sandbox.dataverse_seed import sample_catalog_records, seed_out_of_the_box
+from sandbox.dataverse_emulator.webapi_client import WebApiClient
+from sandbox.dataverse_seed import SAMPLE_STOCK_ON_HAND, sample_catalog_records, seed_out_of_the_box
 from sandbox.ecb_rates import EcbRatesStandIn
 from sandbox.functions_host import (
     HostStats,
@@ -34,6 +37,7 @@ from sandbox.functions_host import (
     MessageSource,
     registered_functions,
 )
+from sandbox.servicebus_broker import ServiceBusStandIn
 from sandbox.spapi_emulator import SpApiEmulator
 from sandbox.tcp_proxy import TcpProxy
 from shared.resilience import RetryPolicy
@@ -45,6 +49,7 @@ SANDBOX_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:amazon-notifications"
 ONPREM_RESOURCE = "https://crm.contoso.local/"
 ONPREM_CLIENT_ID = "2f7c1e0a-5b6d-4c3e-9a8b-7d6e5f4a3b2c"
 ONPREM_CLIENT_SECRET = "sandbox-adfs-secret"
+MARKETPLACE_IDS = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9")
 
 
 @dataclass
@@ -75,7 +80,11 @@ class SandboxOptions:
     on_premises: bool = False
     # How far back the first finance run reads: the sample orders start in March 2025.
     finance_first_lookback_days: float = 1000.0
-    # Further app settings (name -> value), e.g. FINANCE_REREAD_HOURS for a test.
+    # Dynamics -> Amazon: provision the endpoint and steps, post Dataverse's events to the Service Bus stand-in's
+    # dataverse-events queue, publish inventory changes to its topic; seed listings and price lists.
+    crm_events: bool = False
+    coalesce_seconds: float = 0.5  # LISTINGS_COALESCE_SECONDS, time-scaled like the retry waits
+    # Further app settings (name -> value; they win over the sandbox's own), e.g. FINANCE_REREAD_HOURS.
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -96,17 +105,26 @@ class Sandbox:
         self.provision_log = ""  # what `python -m shared.provision dataverse` and `amazon` printed
         self.rates = EcbRatesStandIn()
         self.queue = InMemoryQueue(lock_duration=timedelta(seconds=self.options.lock_seconds))
+        needs_bus = self.options.pipeline == "amazon" or self.options.crm_events
+        self.bus = ServiceBusStandIn() if needs_bus else None
         self.pipeline = (
             AmazonPipeline(
                 "amazon-notifications",
                 bridge_seconds=self.options.bridge_seconds,
                 max_batch=self.options.max_batch,
+                bus=self.bus,
             )
             if self.options.pipeline == "amazon"
             else None
         )
+        self.crm_pipeline = (
+            CrmPipeline(self.bus, lock_seconds=self.options.lock_seconds, max_batch=self.options.max_batch)
+            if self.options.crm_events and self.bus is not None
+            else None
+        )
         self.last_delivery: DeliveryStats | None = None
         self.table = "sandbox" + uuid.uuid4().hex[:10]
+        self.registered: list[str] = []  # what provisioning registered (crm_events)
         self._saved_environment: dict[str, str | None] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -126,10 +144,15 @@ class Sandbox:
             self.dataverse.add_application_user(ONPREM_CLIENT_ID, "Amazon Seller Central sync")
         self.dataverse.start()
         self.rates.start()
+        if self.bus is not None:
+            self.bus.start()
         if self.pipeline is not None:
             self.pipeline.start()
         seed_out_of_the_box(self.dataverse)
         self.dataverse.seed("products", *sample_catalog_records())
+        if self.crm_pipeline is not None:
+            seed_crm_catalog(self.dataverse)
+            self.spapi.listings.seed_catalog(MARKETPLACE_IDS, quantity=int(SAMPLE_STOCK_ON_HAND))
         self._apply_environment(self.environment())
         _forget_process_caches()
         self.provision_log = self.provision()
@@ -148,14 +171,22 @@ class Sandbox:
             else {settings.amazon_notifications_queue: InMemorySender(self.queue)}
         )
         install_runtime(Runtime(settings, retry=self.options.retry, senders=senders))
+        if self.crm_pipeline is not None:
+            runtime = self.runtime()
+            self.registered = self.crm_pipeline.connect(self.dataverse, runtime.dataverse, runtime.mapping)
+            self.dataverse.requests.reset()  # provisioning's requests are not the app's running costs
         return self
 
     def __exit__(self, *exc: object) -> None:
         _forget_process_caches()
         self._restore_environment()
+        if self.crm_pipeline is not None:
+            self.crm_pipeline.close()
         if self.pipeline is not None:
             self.pipeline.stop()
         self.rates.stop()
+        if self.bus is not None:
+            self.bus.stop()
         self.dataverse.stop()
         if self.adfs is not None:
             self.adfs.stop()
@@ -197,7 +228,7 @@ class Sandbox:
             "SPAPI_ENDPOINT": self.spapi.base_url,
             "SPAPI_LWA_TOKEN_URL": f"{self.spapi.base_url}/auth/o2/token",
             "SPAPI_SELLER_ID": DEFAULT_SELLER_ID,
-            "SPAPI_MARKETPLACE_IDS": "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9",
+            "SPAPI_MARKETPLACE_IDS": ",".join(MARKETPLACE_IDS),
             "DATAVERSE_URL": self.dataverse.base_url,
             "DATAVERSE_AUTH": "none",
             "DATAVERSE_PREFIX": self.options.prefix,
@@ -224,6 +255,11 @@ class Sandbox:
             env.update(self.pipeline.environment())
         else:  # no SQS here: the destination names a queue that only exists as an ARN
             env["SQS_QUEUE_ARN"] = SANDBOX_QUEUE_ARN
+        if self.bus is not None:
+            env["ServiceBusConnection"] = self.bus.connection_string
+        if self.crm_pipeline is not None:
+            env.update(self.crm_pipeline.environment())
+            env["LISTINGS_COALESCE_SECONDS"] = str(self.options.coalesce_seconds)
         env.update(self.options.settings)
         return env
 
@@ -289,6 +325,18 @@ class Sandbox:
         if publisher is not None:
             publisher()
         return self.host().pump(timeout=timeout)
+
+    # --- Dynamics' side (crm_events) ----------------------------------------------------------------------
+    def crm(self) -> WebApiClient:
+        """The Web API as a person using Dynamics (not the integration's application user)."""
+        return WebApiClient(self.dataverse.service_root, token=CRM_USER_TOKEN)
+
+    def deliver_crm_events(self, *, timeout: float = 120.0) -> HostStats:
+        """Run `dataverse_events` until the Dataverse events queue is empty."""
+        import function_app
+
+        assert self.crm_pipeline is not None, "SandboxOptions(crm_events=True) wires the events"
+        return self.crm_pipeline.deliver(function_app.app, timeout=timeout)
 
     @staticmethod
     def run_timer(name: str) -> None:

@@ -82,6 +82,22 @@ class Settings(BaseSettings):
         validation_alias="AMAZON_NOTIFICATIONS_QUEUE",
         description="Service Bus queue of Amazon notifications; the trigger reads it as %AMAZON_NOTIFICATIONS_QUEUE%.",
     )
+    dataverse_events_queue: str = Field(
+        "dataverse-events",
+        validation_alias="DATAVERSE_EVENTS_QUEUE",
+        description="Service Bus queue Dataverse's service endpoint posts RemoteExecutionContext messages to; the "
+        "dataverse_events trigger reads it as %DATAVERSE_EVENTS_QUEUE%.",
+    )
+    inventory_changes_topic: str = Field(
+        "inventory-changes",
+        validation_alias="INVENTORY_CHANGES_TOPIC",
+        description="Service Bus topic every applied inventory change (either direction) is published to.",
+    )
+    inventory_publish_enabled: bool = Field(
+        True,
+        validation_alias="INVENTORY_PUBLISH_ENABLED",
+        description="Publish applied inventory changes to INVENTORY_CHANGES_TOPIC.",
+    )
     service_bus_connection: SecretStr | None = Field(
         None,
         validation_alias="ServiceBusConnection",
@@ -239,6 +255,19 @@ class Settings(BaseSettings):
         validation_alias="DATAVERSE_TIMEOUT_SECONDS",
         description="Timeout of one Dataverse request.",
     )
+    dataverse_integration_user_id: str | None = Field(
+        None,
+        validation_alias="DATAVERSE_INTEGRATION_USER_ID",
+        pattern=r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$",
+        description="systemuserid of the app's Dataverse application user: changes it made (InitiatingUserId or "
+        "UserId of an event) are never sent back to Amazon. Unset: asked once with WhoAmI.",
+    )
+    dataverse_organization_id: str | None = Field(
+        None,
+        validation_alias="DATAVERSE_ORGANIZATION_ID",
+        pattern=r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$",
+        description="When set, Dataverse events of any other organization are dead-lettered (ForeignOrganization).",
+    )
     dataverse_orders_per_batch: int = Field(
         50,
         ge=1,
@@ -322,6 +351,31 @@ class Settings(BaseSettings):
         le=24 * 30,
         validation_alias="ORDERS_SWEEP_FIRST_LOOKBACK_HOURS",
         description="Where the very first sweep starts (hours back); older orders are a backfill's job.",
+    )
+
+    # --- Dynamics -> Amazon ---------------------------------------------------------------------------
+    listings_coalesce_seconds: float = Field(
+        3.0,
+        ge=0,
+        le=300,
+        validation_alias="LISTINGS_COALESCE_SECONDS",
+        description="After a listing update is sent, further stock and price changes of that SKU and marketplace "
+        "wait this long and go out as one patch with the newest values (0: every change at once).",
+    )
+    listings_feed_threshold: int = Field(
+        100,
+        ge=1,
+        le=10000,
+        validation_alias="LISTINGS_FEED_THRESHOLD",
+        description="Listings waiting in the backlog (the Listings usage plan was spent) from which the backlog "
+        "timer sends one JSON_LISTINGS_FEED per marketplace instead of one patch per listing.",
+    )
+    fba_sweep_schedule: str = Field(
+        "0 30 3 * * *",
+        validation_alias="FBA_SWEEP_SCHEDULE",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB schedule (UTC) of the daily FBA inventory sweep (getInventorySummaries -> CRM); "
+        "the timer reads it as %FBA_SWEEP_SCHEDULE%.",
     )
 
     # --- Waiting out passing trouble ----------------------------------------------------------------

@@ -17,6 +17,8 @@ from shared.config import Settings, get_settings
 from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
     from shared.amazon.client import SpApiSession
     from shared.amazon.orders import OrdersApi
     from shared.amazon.reports import ReportsApi
@@ -27,6 +29,12 @@ if TYPE_CHECKING:
     from shared.dataverse.record_batches import RecordBatches
     from shared.flows.exchange_rates import RateKeeper
     from shared.flows.finance_sync import FinanceSync
+    from shared.flows.dataverse_events import DataverseEvents
+    from shared.flows.fba_inventory import FbaInventorySync
+    from shared.flows.inventory_publish import InventoryPublisher
+    from shared.flows.listing_sender import ListingSender
+    from shared.flows.listings_backlog import ListingsBacklog
+    from shared.flows.listings_sync import ListingsSync
     from shared.flows.notification_router import NotificationRouter
     from shared.flows.order_pages import PageApplier
     from shared.flows.order_search import SearchWalk
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
     from shared.flows.orders_backfill import OrdersBackfill
     from shared.flows.orders_sweep import OrdersSweep
     from shared.flows.settlements import SettlementSync
+    from shared.flows.shipments import ShipmentSync
     from shared.mapping.config import MappingConfig
     from shared.model.finance_tables import FinanceTables
     from shared.rates.ecb import ReferenceRates
@@ -56,6 +65,7 @@ class Runtime:
         # Rescheduling senders by queue; the sandbox hands in its own for an in-memory queue.
         self._senders: dict[str, NotificationSender] = dict(senders or {})
         self._senders_lock = threading.Lock()
+        self._who_am_i: str | None = None
 
     @cached_property
     def breakers(self) -> Breakers:
@@ -229,6 +239,7 @@ class Runtime:
         types to their handlers."""
         from shared.amazon.order_report import ALL_ORDERS_BY_LAST_UPDATE
         from shared.amazon.reports import REPORT_PROCESSING_FINISHED
+        from shared.amazon.fba_inventory import FBA_INVENTORY_AVAILABILITY_CHANGES
         from shared.flows.notification_router import NotificationRouter
         from shared.flows.report_notifications import ReportNotifications
 
@@ -236,7 +247,13 @@ class Runtime:
             {ALL_ORDERS_BY_LAST_UPDATE: self.orders_backfill},
             seller_id=self.settings.required("spapi_seller_id", needed_by="report notifications")[0],
         )
-        return NotificationRouter(self.order_sync, handlers={REPORT_PROCESSING_FINISHED: reports})
+        return NotificationRouter(
+            self.order_sync,
+            handlers={
+                REPORT_PROCESSING_FINISHED: reports,
+                FBA_INVENTORY_AVAILABILITY_CHANGES: self.fba_inventory,
+            },
+        )
 
     @cached_property
     def order_pages(self) -> PageApplier:
@@ -292,6 +309,126 @@ class Runtime:
 
         return skip_if_open(*self.breakers, run="orders_sweep")
 
+    # --- Dynamics -> Amazon, and FBA stock -> Dynamics ---------------------------------------------------
+    @cached_property
+    def state_table(self) -> TableClient:
+        """The state table for the per-listing, per-shipment and per-FBA-stock rows."""
+        from shared.state.store import table_client
+
+        return table_client(self.settings)
+
+    @cached_property
+    def seller_id(self) -> str:
+        return self.settings.required("spapi_seller_id", needed_by="the listings, shipment and FBA flows")[0]
+
+    @cached_property
+    def inventory_publisher(self) -> InventoryPublisher:
+        from shared.flows.inventory_publish import InventoryPublisher
+        from shared.servicebus.sender import ServiceBusQueueSender
+
+        if not self.settings.inventory_publish_enabled:
+            return InventoryPublisher(None)
+        topic = self.settings.inventory_changes_topic
+        with self._senders_lock:
+            if topic not in self._senders:
+                self._senders[topic] = ServiceBusQueueSender.to_topic(self.settings, topic)
+            return InventoryPublisher(self._senders[topic])
+
+    @cached_property
+    def listing_sender(self) -> ListingSender:
+        from shared.amazon.listings import ListingsApi
+        from shared.flows.listing_sender import ListingSender
+        from shared.state.listings import ListingStore
+
+        return ListingSender(
+            ListingsApi(self.spapi, self.seller_id), ListingStore(self.state_table, breaker=self.breakers.table_storage), self.inventory_publisher
+        )
+
+    @cached_property
+    def listings_sync(self) -> ListingsSync:
+        from datetime import timedelta
+
+        from shared.flows.listings_sync import ListingsOptions, ListingsSync
+
+        options = ListingsOptions(coalesce=timedelta(seconds=self.settings.listings_coalesce_seconds))
+        return ListingsSync(self.listing_sender, options=options)
+
+    @cached_property
+    def listings_backlog(self) -> ListingsBacklog:
+        from shared.amazon.feeds import FeedsApi
+        from shared.flows.listings_backlog import BacklogOptions, ListingsBacklog
+
+        return ListingsBacklog(
+            self.listing_sender,
+            FeedsApi(self.spapi, self.seller_id),
+            options=BacklogOptions(feed_threshold=self.settings.listings_feed_threshold),
+        )
+
+    @cached_property
+    def shipment_sync(self) -> ShipmentSync:
+        from shared.amazon.shipments import ShipmentsApi
+        from shared.dataverse.shipments import CrmShipments
+        from shared.flows.shipments import ShipmentSync
+        from shared.state.shipments import ShipmentStore
+
+        return ShipmentSync(
+            crm=CrmShipments(
+                self.dataverse,
+                order_column=self.mapping.columns.salesorderdetail.order_id,
+                item_column=self.mapping.columns.salesorderdetail.order_item_id,
+            ),
+            shipments=ShipmentsApi(self.spapi),
+            orders=self.orders,
+            store=ShipmentStore(self.state_table, breaker=self.breakers.table_storage),
+            mapping=self.mapping,
+        )
+
+    @cached_property
+    def fba_inventory(self) -> FbaInventorySync:
+        from shared.amazon.fba_inventory import FbaInventoryApi
+        from shared.dataverse.fba_stock import CrmFbaStock
+        from shared.flows.fba_inventory import FbaInventorySync
+        from shared.state.fba_stock import FbaStockStore
+
+        return FbaInventorySync(
+            inventory=FbaInventoryApi(self.spapi),
+            catalog=self.catalog,
+            crm=CrmFbaStock(self.dataverse),
+            store=FbaStockStore(self.state_table, breaker=self.breakers.table_storage),
+            publisher=self.inventory_publisher,
+            mapping=self.mapping,
+            seller_id=self.seller_id,
+            marketplace_ids=self.settings.spapi_marketplace_ids,
+        )
+
+    @cached_property
+    def dataverse_events(self) -> DataverseEvents:
+        """The Dataverse events queue's flow: stock and price to listings, shipments to confirmShipment."""
+        from shared.dataverse.products import ProductDirectory
+        from shared.flows.dataverse_events import DataverseEvents
+
+        return DataverseEvents(
+            listings=self.listings_sync,
+            shipments=self.shipment_sync,
+            directory=ProductDirectory(self.dataverse, sku_column=self.mapping.columns.product.sku),
+            mapping=self.mapping,
+            marketplace_ids=self.settings.spapi_marketplace_ids,
+            integration_user=self.integration_user_id,
+            organization_id=self.settings.dataverse_organization_id,
+        )
+
+    def integration_user_id(self) -> str:
+        """The app's Dataverse application user: DATAVERSE_INTEGRATION_USER_ID, else asked once with WhoAmI."""
+        configured = self.settings.dataverse_integration_user_id
+        if configured:
+            return configured.strip("{}").lower()
+        with self._senders_lock:
+            if self._who_am_i is None:
+                from shared.dataverse.identity import who_am_i
+
+                self._who_am_i = who_am_i(self.dataverse)
+            return self._who_am_i
+
     @cached_property
     def bridge(self) -> Bridge:
         """The SQS -> Service Bus bridge, on connectors kept for the worker's life (the AMQP link stays open
@@ -325,7 +462,8 @@ class Runtime:
         return Rescheduling(self._senders[queue], schedule)
 
     def close(self) -> None:
-        for name in ("reports", "spapi", "dataverse", "state", "progress", "bridge", "exchange_rates"):
+        names = ("reports", "spapi", "dataverse", "state", "progress", "bridge", "exchange_rates", "state_table")
+        for name in names:
             if self.__dict__.get(name) is not None:
                 self.__dict__[name].close()
         for sender in self._senders.values():

@@ -1,6 +1,7 @@
 // One topic and its subscriptions (called once per topic entry of main.bicep's serviceBusEntities list).
 param namespaceName string
 param name string
+@description('Subscriptions: { name, source? } (source: a correlation filter on the `source` application property).')
 param subscriptions array
 @description('Delivery settings of every subscription (the same defaults as the queues).')
 param subscriptionProperties object
@@ -21,13 +22,26 @@ resource topic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
   }
 }
 
-resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [for subscriptionName in subscriptions: {
+resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [for item in subscriptions: {
   parent: topic
-  name: subscriptionName
+  name: item.name
   properties: {
     maxDeliveryCount: subscriptionProperties.maxDeliveryCount
     lockDuration: subscriptionProperties.lockDuration
     deadLetteringOnMessageExpiration: subscriptionProperties.deadLetteringOnMessageExpiration
+  }
+}]
+
+// A subscription with a `source` keeps only messages whose application property `source` has that value: its
+// $Default rule (the TrueFilter Service Bus creates) is replaced by a correlation filter.
+resource sourceFilter 'Microsoft.ServiceBus/namespaces/topics/subscriptions/rules@2024-01-01' = [for (item, i) in subscriptions: if (contains(item, 'source')) {
+  parent: subscription[i]
+  name: '$Default'
+  properties: {
+    filterType: 'CorrelationFilter'
+    correlationFilter: {
+      properties: { source: item.?source ?? '' }
+    }
   }
 }]
 

@@ -65,7 +65,8 @@ resource appReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Azure Service Bus Data Sender: the sqs_bridge timer sends Amazon notifications to the queue.
+// Azure Service Bus Data Sender: the sqs_bridge timer sends Amazon notifications to the queue; the flows reschedule
+// copies of messages and publish inventory changes to the topic.
 resource appSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(namespace.id, appPrincipalId, roles.serviceBusDataSender)
   scope: namespace

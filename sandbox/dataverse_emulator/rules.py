@@ -4,6 +4,7 @@
 - Sales documents (orders, invoices and their lines): see sales.py.
 - Contacts: fullname follows the organization's default "First Last" convention.
 - Event registrations (service endpoints, steps, images): see events/registration.py.
+- Price list items: carry their price list's currency (Dataverse sets it; the API may not).
 - Currencies: the first currency created is the organization's base currency (organization.basecurrencyid);
   its exchange rate stays 1 (transactioncurrency reference: ExchangeRate "Exchange rate between the transaction
   currency and the base currency"), every other currency's rate can be updated and applies to documents saved
@@ -40,6 +41,8 @@ def prepare_create(service: Service, table: Table, row: Row, changes: Changes, *
         return _with_full_name(row)
     if table.logical_name in registration.REGISTRATION_TABLES:
         return registration.prepare(service, table.logical_name, row, creating=True)
+    if table.logical_name == "productpricelevel":
+        return _in_price_list_currency(service, row)
     if table.logical_name == "transactioncurrency":
         organization = service.store.organization
         if organization.get("basecurrencyid") is None:
@@ -68,6 +71,8 @@ def prepare_update(service: Service, table: Table, old: Row, new: Row, changes: 
         return _with_full_name(new)
     if table.logical_name in registration.REGISTRATION_TABLES:
         return registration.prepare(service, table.logical_name, new, creating=False)
+    if table.logical_name == "productpricelevel":
+        return _in_price_list_currency(service, new)
     is_base = old.get("transactioncurrencyid") == service.store.organization.get("basecurrencyid")
     if table.logical_name == "transactioncurrency" and is_base and new.get("exchangerate") != 1:
         raise errors.invalid_argument("The exchange rate of the base currency cannot be modified.")
@@ -98,6 +103,13 @@ def _organization_row_follows(service: Service) -> None:
     row["basecurrencyid"] = service.store.organization["basecurrencyid"]
     row[lookup_annotation("basecurrencyid")] = "transactioncurrency"
     service.save(service.tables["organizations"], row)
+
+
+def _in_price_list_currency(service: Service, row: Row) -> Row:
+    price_list = service.store.get("pricelevels", row["pricelevelid"]) if row.get("pricelevelid") else None
+    row["transactioncurrencyid"] = price_list.get("transactioncurrencyid") if price_list else None
+    row[lookup_annotation("transactioncurrencyid")] = "transactioncurrency"
+    return row
 
 
 def _with_full_name(row: Row) -> Row:

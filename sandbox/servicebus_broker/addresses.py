@@ -1,7 +1,9 @@
-"""What an AMQP address names on Service Bus: a queue, its dead-letter queue, or a request/response node.
+"""What an AMQP address names on Service Bus: a queue or topic subscription, its dead-letter queue, or a
+request/response node.
 
 The SDK attaches to full URIs (`amqps://127.0.0.1:5671/orders`, even without TLS) and to bare paths
-(`orders/$management`, `$cbs`); put-token audiences look like `sb://127.0.0.1:5671/orders`.
+(`orders/$management`, `$cbs`); put-token audiences look like `sb://127.0.0.1:5671/orders`. A subscription
+is `<topic>/Subscriptions/<name>`, with the same suffixes as a queue; a topic is addressed like a queue.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .queues import Entity, SubQueue
+from .queues import SUBSCRIPTIONS_SEGMENT, Entity, SubQueue
 
 CBS_NODE = "$cbs"
 MANAGEMENT_SUFFIX = "/$management"
@@ -49,6 +51,14 @@ def parse(address: str | None) -> Node | None:
     sub_queue = SubQueue.ACTIVE
     if queue.lower().endswith(DEAD_LETTER_SUFFIX):
         sub_queue, queue = SubQueue.DEAD_LETTER, queue[: -len(DEAD_LETTER_SUFFIX)]
-    if not queue or "/" in queue or queue.startswith("$"):
+    if not queue or queue.startswith("$") or not _entity_path(queue):
         return None
     return Node(kind, path, Entity(queue, sub_queue))
+
+
+def _entity_path(path: str) -> bool:
+    """A queue or topic (`orders`) or a subscription (`orders/Subscriptions/audit`)."""
+    parts = path.split("/")
+    if len(parts) == 1:
+        return True
+    return len(parts) == 3 and parts[1].lower() == SUBSCRIPTIONS_SEGMENT.lower() and all(parts)

@@ -2,6 +2,8 @@
 
 Everything here runs on the proton container's thread. Link kinds, by the address the client attaches to:
   `<queue>` / `<queue>/$DeadLetterQueue`  the client sends (we receive) or receives (we send)
+  `<topic>`                                the client sends; the store copies to the subscriptions
+  `<topic>/Subscriptions/<name>[/$DeadLetterQueue]`  the client receives, as from a queue
   `$cbs`, `<entity>/$management`           request/response nodes (see management.py)
 Lock expiry and stalled sends are driven by proton timers, never by sleeping.
 """
@@ -94,13 +96,23 @@ class _LinkInfo:
         return self.node.entity
 
 
+@dataclass(frozen=True)
+class _Incoming:
+    """One message of a transfer: as encoded, with what the store needs to know of it."""
+
+    raw: bytes
+    message_id: str | None
+    visible_at: float | None  # the scheduled enqueue time (epoch seconds), None for now
+    properties: dict[str, Any]  # application properties, which topic subscriptions filter on
+
+
 @dataclass
 class _Held:
     """A transfer held back by stall_sends: stored and acknowledged when the stall ends."""
 
     delivery: Delivery
     queue: str
-    messages: list[tuple[bytes, str | None, float | None]]  # encoded message, message_id, scheduled time
+    messages: list[_Incoming]
 
 
 class _Timer(Handler):
@@ -192,7 +204,7 @@ class BrokerHandler(Handler):
     def on_link_remote_open(self, event: Event) -> None:
         link = _present(event.link)
         address = (link.remote_source if link.is_sender else link.remote_target).address
-        info = self._classify(address)
+        info = self._classify(address, receiving=isinstance(link, Sender))
         link.source.copy(link.remote_source)
         link.target.copy(link.remote_target)
         if info is None:
@@ -259,7 +271,12 @@ class BrokerHandler(Handler):
         try:
             decoded = [(raw, codec.decode(raw)) for raw in codec.split_transfer(payload)]
             messages = [
-                (raw, codec.message_id_of(message), codec.scheduled_enqueue_time_of(message))
+                _Incoming(
+                    raw,
+                    codec.message_id_of(message),
+                    codec.scheduled_enqueue_time_of(message),
+                    codec.application_properties_of(message),
+                )
                 for raw, message in decoded
             ]
         except Exception:  # noqa: BLE001  # proton raises its own types for malformed input
@@ -276,17 +293,24 @@ class BrokerHandler(Handler):
         # Duplicates are acknowledged as accepted too: the sender must not learn the difference.
         _settle(delivery, Delivery.ACCEPTED)
 
-    def _store_messages(self, queue: str, messages: list[tuple[bytes, str | None, float | None]]) -> None:
+    def _store_messages(self, queue: str, messages: list[_Incoming]) -> None:
         dropped = sum(
-            not self._store.enqueue(queue, raw, message_id, visible_at=visible_at)
-            for raw, message_id, visible_at in messages
+            not self._store.enqueue(
+                queue, item.raw, item.message_id, visible_at=item.visible_at, properties=item.properties
+            )
+            for item in messages
         )
         if dropped:
             _LOG.debug("Dropped %d duplicate message(s) on %s", dropped, queue)
-        for _, _, visible_at in messages:
-            if visible_at is not None and visible_at > time.time():
-                self._schedule(visible_at, lambda: self._pump(Entity(queue)))
-        self._pump(Entity(queue))
+        receivers = self._store.receivers_of(queue)  # the queue, or every subscription of the topic
+        for item in messages:
+            if item.visible_at is not None and item.visible_at > time.time():
+                self._schedule(item.visible_at, lambda: self._pump_all(receivers))
+        self._pump_all(receivers)
+
+    def _pump_all(self, entities: list[Entity]) -> None:
+        for entity in entities:
+            self._pump(entity)
 
     def _release_held(self) -> None:
         still_held: list[_Held] = []
@@ -455,10 +479,15 @@ class BrokerHandler(Handler):
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _classify(self, address: str | None) -> _LinkInfo | None:
+    def _classify(self, address: str | None, *, receiving: bool) -> _LinkInfo | None:
+        """What a link attaches to; None when there is no such entity (or a client tries to receive from a
+        topic itself rather than from one of its subscriptions)."""
         node = addresses.parse(address)
         if node is None or (node.entity is not None and not self._store.ensure_queue(node.entity.queue)):
             return None
+        entity = node.entity
+        if receiving and entity is not None and self._store.is_topic(entity.queue):
+            return None  # clients receive from a topic's subscriptions, never from the topic itself
         return _LinkInfo(node)
 
     def _forget(self, matches: Callable[[Link], bool]) -> None:

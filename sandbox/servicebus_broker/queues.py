@@ -1,6 +1,10 @@
-"""Queue state of the Service Bus stand-in: sequence numbers, peek-lock, dead-lettering, duplicate detection.
+"""Queue state of the Service Bus stand-in: sequence numbers, peek-lock, dead-lettering, duplicate detection,
+and topics whose subscriptions each get a copy of what is sent to the topic.
 
-Nothing here speaks AMQP. Messages are kept as the encoded bytes the sender sent, so what a receiver gets
+A subscription is kept as a queue named `<topic>/Subscriptions/<subscription>` (the path the SDK attaches to),
+so receiving, settling, locks and dead-lettering work for it exactly as for a queue. Duplicate detection is
+the topic's (Service Bus checks message ids where the message enters); a subscription's correlation filter
+chooses which messages it gets. Nothing here speaks AMQP. Messages are kept as the encoded bytes the sender sent, so what a receiver gets
 back is what was sent; the broker adds the Service Bus annotations when it hands a message out. One lock
 guards everything because two threads touch the store: the proton event loop and the tests' inspection calls.
 """
@@ -16,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum, StrEnum
+from typing import Any
 
 SERVER_BUSY = "com.microsoft:server-busy"
 
@@ -32,6 +37,34 @@ class QueueOptions:
     lock_duration: timedelta = timedelta(seconds=30)
     requires_duplicate_detection: bool = True
     duplicate_detection_window: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class SubscriptionOptions:
+    """A topic subscription: its delivery settings, and a correlation filter (application properties that
+    must all equal these values; empty: every message, Service Bus's default TrueFilter)."""
+
+    max_delivery_count: int = 10
+    lock_duration: timedelta = timedelta(seconds=30)
+    correlation: Mapping[str, Any] = field(default_factory=dict)
+
+    def accepts(self, properties: Mapping[str, Any]) -> bool:
+        return all(_text(properties.get(name)) == _text(value) for name, value in self.correlation.items())
+
+
+@dataclass(frozen=True)
+class TopicOptions:
+    subscriptions: Mapping[str, SubscriptionOptions]
+    requires_duplicate_detection: bool = True
+    duplicate_detection_window: timedelta = timedelta(minutes=10)
+
+
+SUBSCRIPTIONS_SEGMENT = "Subscriptions"
+
+
+def subscription_path(topic: str, subscription: str) -> str:
+    """The entity path of a subscription, as the SDK attaches to it: `<topic>/Subscriptions/<name>`."""
+    return f"{topic}/{SUBSCRIPTIONS_SEGMENT}/{subscription}"
 
 
 class SubQueue(StrEnum):
@@ -81,18 +114,44 @@ class StoredMessage:
 
 
 @dataclass
-class _Queue:
+class _Inbox:
+    """Where senders deliver: a queue, or a topic that copies each message to its subscriptions."""
+
     name: str
-    options: QueueOptions
+    seen_message_ids: dict[str, float] = field(default_factory=dict)
+    duplicates_dropped: int = 0
+    send_failures: deque[str] = field(default_factory=deque)
+    stalled_until: float = 0.0
+
+    def is_duplicate(self, message_id: str | None, now: float, detection: bool, window: timedelta) -> bool:
+        """Duplicate detection by message_id within the window (remembering the id when it is new)."""
+        if not detection or message_id is None:
+            return False
+        horizon = now - window.total_seconds()
+        for seen_id, seen_at in list(self.seen_message_ids.items()):
+            if seen_at > horizon:
+                break  # ids are kept in arrival order: the rest are younger
+            del self.seen_message_ids[seen_id]
+        if message_id in self.seen_message_ids:
+            self.duplicates_dropped += 1
+            return True
+        self.seen_message_ids[message_id] = now
+        return False
+
+
+@dataclass
+class _Topic(_Inbox):
+    options: TopicOptions = field(default_factory=lambda: TopicOptions({}))
+
+
+@dataclass
+class _Queue(_Inbox):
+    options: QueueOptions = field(default_factory=QueueOptions)
     next_sequence_number: int = 1
     # dicts keep insertion order, and insertion is by sequence number: the first unlocked entry is the next
     # message to deliver, and an abandoned message keeps its place at the head as it does on Service Bus.
     active: dict[int, StoredMessage] = field(default_factory=dict)
     dead_letter: dict[int, StoredMessage] = field(default_factory=dict)
-    seen_message_ids: dict[str, float] = field(default_factory=dict)
-    duplicates_dropped: int = 0
-    send_failures: deque[str] = field(default_factory=deque)
-    stalled_until: float = 0.0
 
     def sub_queue(self, sub_queue: SubQueue) -> dict[int, StoredMessage]:
         return self.active if sub_queue is SubQueue.ACTIVE else self.dead_letter
@@ -105,6 +164,7 @@ class QueueStore:
         self,
         queues: Mapping[str, QueueOptions] | None = None,
         *,
+        topics: Mapping[str, TopicOptions] | None = None,
         auto_create_queues: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -112,20 +172,60 @@ class QueueStore:
         self._clock = clock
         self._auto_create = auto_create_queues
         self._queues: dict[str, _Queue] = {}
+        self._topics: dict[str, _Topic] = {}
         self._locks: dict[uuid.UUID, tuple[_Queue, SubQueue, StoredMessage]] = {}
         for name, options in (queues or {}).items():
-            self._queues[_key(name)] = _Queue(name, options)
+            self._queues[_key(name)] = _Queue(name, options=options)
+        for name, topic_options in (topics or {}).items():
+            self.add_topic(name, topic_options)
 
-    # -- queues ---------------------------------------------------------------------------------------
+    # -- queues and topics -----------------------------------------------------------------------------
+
+    def add_queue(self, name: str, options: QueueOptions) -> None:
+        with self._lock:
+            self._queues[_key(name)] = _Queue(name, options=options)
+
+    def add_topic(self, name: str, options: TopicOptions) -> None:
+        """Declare a topic and its subscriptions (each a queue at `<topic>/Subscriptions/<name>`)."""
+        with self._lock:
+            self._topics[_key(name)] = _Topic(name, options=options)
+            for subscription, settings in options.subscriptions.items():
+                queue_options = QueueOptions(
+                    max_delivery_count=settings.max_delivery_count,
+                    lock_duration=settings.lock_duration,
+                    requires_duplicate_detection=False,  # the topic detects duplicates
+                )
+                path = subscription_path(name, subscription)
+                self._queues[_key(path)] = _Queue(path, options=queue_options)
 
     def ensure_queue(self, name: str) -> bool:
-        """True when the queue exists, creating it with default options when auto-create is on."""
+        """True when the entity exists (a topic, a subscription or a queue), creating a queue with default
+        options when auto-create is on."""
         with self._lock:
+            if _key(name) in self._topics:
+                return True
             try:
                 self._queue(name)
             except QueueNotFoundError:
                 return False
             return True
+
+    def is_topic(self, name: str) -> bool:
+        with self._lock:
+            return _key(name) in self._topics
+
+    def receivers_of(self, name: str, properties: Mapping[str, Any] | None = None) -> list[Entity]:
+        """Where a message sent to `name` goes: the queue itself, or each subscription of the topic whose
+        filter accepts the message's application properties (all of them when `properties` is None)."""
+        with self._lock:
+            topic = self._topics.get(_key(name))
+            if topic is None:
+                return [Entity(name)]
+            return [
+                Entity(subscription_path(topic.name, subscription))
+                for subscription, settings in topic.options.subscriptions.items()
+                if properties is None or settings.accepts(properties)
+            ]
 
     def queue_names(self) -> list[str]:
         with self._lock:
@@ -135,47 +235,55 @@ class QueueStore:
         key = _key(name)
         queue = self._queues.get(key)
         if queue is None:
-            if not self._auto_create:
-                raise QueueNotFoundError(name)
-            queue = self._queues[key] = _Queue(name, QueueOptions())
+            if not self._auto_create or key in self._topics or SUBSCRIPTIONS_SEGMENT.lower() in key:
+                raise QueueNotFoundError(name)  # topics and subscriptions exist only when declared
+            queue = self._queues[key] = _Queue(name, options=QueueOptions())
         return queue
+
+    def _inbox(self, name: str) -> _Queue | _Topic:
+        """What a sender to `name` reaches: a declared topic, else the queue."""
+        return self._topics.get(_key(name)) or self._queue(name)
 
     # -- sending --------------------------------------------------------------------------------------
 
     def take_send_failure(self, name: str) -> str | None:
         """The AMQP error condition the next incoming message must be refused with, if a test scripted one."""
         with self._lock:
-            failures = self._queue(name).send_failures
+            failures = self._inbox(name).send_failures
             return failures.popleft() if failures else None
 
     def stalled_until(self, name: str) -> float | None:
         with self._lock:
-            until = self._queue(name).stalled_until
+            until = self._inbox(name).stalled_until
             return until if until > self._clock() else None
 
     def enqueue(
-        self, name: str, raw: bytes, message_id: str | None, *, visible_at: float | None = None
+        self,
+        name: str,
+        raw: bytes,
+        message_id: str | None,
+        *,
+        visible_at: float | None = None,
+        properties: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Store one message, invisible until `visible_at` when it is scheduled; False when duplicate detection
+        """Store one message (sent to a queue, or to a topic: a copy per subscription whose filter accepts
+        `properties`), invisible until `visible_at` when it is scheduled; False when duplicate detection
         dropped it (the sender is still acknowledged)."""
         with self._lock:
-            queue = self._queue(name)
+            inbox = self._inbox(name)
             now = self._clock()
-            if queue.options.requires_duplicate_detection and message_id is not None:
-                horizon = now - queue.options.duplicate_detection_window.total_seconds()
-                for seen_id, seen_at in list(queue.seen_message_ids.items()):
-                    if seen_at > horizon:
-                        break  # ids are kept in arrival order: the rest are younger
-                    del queue.seen_message_ids[seen_id]
-                if message_id in queue.seen_message_ids:
-                    queue.duplicates_dropped += 1
-                    return False
-                queue.seen_message_ids[message_id] = now
-            sequence_number = queue.next_sequence_number
-            queue.next_sequence_number += 1
-            queue.active[sequence_number] = StoredMessage(
-                raw, message_id, sequence_number, now, visible_at=visible_at or 0.0
-            )
+            options = inbox.options
+            if inbox.is_duplicate(
+                message_id, now, options.requires_duplicate_detection, options.duplicate_detection_window
+            ):
+                return False
+            for entity in self.receivers_of(name, properties or {}):
+                queue = self._queue(entity.queue)
+                sequence_number = queue.next_sequence_number
+                queue.next_sequence_number += 1
+                queue.active[sequence_number] = StoredMessage(
+                    raw, message_id, sequence_number, now, visible_at=visible_at or 0.0
+                )
             return True
 
     # -- receiving ------------------------------------------------------------------------------------
@@ -285,11 +393,11 @@ class QueueStore:
 
     def fail_next_sends(self, name: str, count: int, condition: str) -> None:
         with self._lock:
-            self._queue(name).send_failures.extend([condition] * count)
+            self._inbox(name).send_failures.extend([condition] * count)
 
     def stall_sends(self, name: str, seconds: float) -> None:
         with self._lock:
-            self._queue(name).stalled_until = self._clock() + seconds
+            self._inbox(name).stalled_until = self._clock() + seconds
 
     def messages(self, name: str, sub_queue: SubQueue) -> list[StoredMessage]:
         with self._lock:
@@ -297,6 +405,9 @@ class QueueStore:
 
     def counts(self, name: str) -> dict[str, int]:
         with self._lock:
+            topic = self._topics.get(_key(name))
+            if topic is not None:
+                return {"duplicates_dropped": topic.duplicates_dropped}
             queue = self._queue(name)
             return {
                 "active": len(queue.active),
@@ -351,3 +462,8 @@ class QueueStore:
 def _key(name: str) -> str:
     # Service Bus entity names are case-insensitive.
     return name.lower()
+
+
+def _text(value: Any) -> Any:
+    """Application property values may come back from AMQP as bytes; filters compare text."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -19,24 +19,25 @@ from sandbox.services import Service
 from . import codec
 from .broker import BrokerHandler
 from .codec import MessageView
-from .queues import SERVER_BUSY, QueueOptions, QueueStore, SubQueue
+from .queues import SERVER_BUSY, QueueOptions, QueueStore, SubQueue, TopicOptions
 
 _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
 
 class ServiceBusStandIn(Service):
-    """An AMQP 1.0 stand-in for a Service Bus namespace with queues (no topics, sessions, transactions)."""
+    """An AMQP 1.0 stand-in for a Service Bus namespace with queues and topics (no sessions, transactions)."""
 
     def __init__(
         self,
         queues: Mapping[str, QueueOptions] | None = None,
         *,
+        topics: Mapping[str, TopicOptions] | None = None,
         auto_create_queues: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._store = QueueStore(queues, auto_create_queues=auto_create_queues)
+        self._store = QueueStore(queues, topics=topics, auto_create_queues=auto_create_queues)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -106,6 +107,14 @@ class ServiceBusStandIn(Service):
 
     # -- inspection (thread-safe, bypasses AMQP) ------------------------------------------------------
 
+    def add_queue(self, name: str, options: QueueOptions) -> None:
+        """Declare a queue with its options (also while running)."""
+        self._store.add_queue(name, options)
+
+    def add_topic(self, name: str, options: TopicOptions) -> None:
+        """Declare a topic and its subscriptions (also while running)."""
+        self._store.add_topic(name, options)
+
     def active_messages(self, queue: str) -> list[MessageView]:
         return [codec.view_of(m) for m in self._store.messages(queue, SubQueue.ACTIVE)]
 
@@ -113,7 +122,8 @@ class ServiceBusStandIn(Service):
         return [codec.view_of(m) for m in self._store.messages(queue, SubQueue.DEAD_LETTER)]
 
     def counts(self, queue: str) -> dict[str, int]:
-        """{"active", "dead_letter", "locked", "duplicates_dropped"}; locked messages count as active too."""
+        """{"active", "dead_letter", "locked", "duplicates_dropped"} of a queue or subscription (`<topic>/
+        Subscriptions/<name>`); locked messages count as active too. A topic has only "duplicates_dropped"."""
         return self._store.counts(queue)
 
     # -- fault injection ------------------------------------------------------------------------------

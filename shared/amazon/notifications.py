@@ -32,6 +32,7 @@ from pydantic import (
     ValidationError,
 )
 
+from shared.bounded_json import JsonLimits, UnreadableJson, load_object
 from shared.errors import PermanentError
 from shared.timeutil import as_utc
 
@@ -54,6 +55,7 @@ MAX_STRING = 4096  # characters in any string value or key
 MAX_ID = 128  # NotificationId, SubscriptionId, ApplicationId (Service Bus message ids have 128 too)
 MAX_ORDER_ID = 64  # AmazonOrderId is 19 characters (3-7-7); SellerId about 14
 MAX_ITEMS = 1000  # order items in one ORDER_CHANGE
+LIMITS = JsonLimits(MAX_BODY_BYTES, MAX_DEPTH, MAX_STRING)
 
 # What an identifier read from a body may look like: NotificationIds are UUIDs, AmazonOrderIds look like
 # 113-1234567-1234567, types like ORDER_CHANGE. Anything else (a name, an address, an email) is not shown.
@@ -210,26 +212,10 @@ def _identifier(value: object) -> str | None:
 
 def parse_envelope(body: bytes | str) -> NotificationEnvelope:
     """Decode and validate a notification envelope, or raise MalformedNotification saying what is wrong."""
-    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedNotification(f"message body has {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedNotification("message body is not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedNotification(
-            f"message body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise MalformedNotification(f"message body nests deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise MalformedNotification(f"message body is not usable JSON ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise MalformedNotification(f"message body is JSON {type(data).__name__}, not a notification object")
-    _check_bounds(data)
+        data = load_object(body, LIMITS, kind="notification")
+    except UnreadableJson as exc:
+        raise MalformedNotification(str(exc)) from None
     try:
         return NotificationEnvelope.model_validate(data)
     except ValidationError as exc:
@@ -268,29 +254,6 @@ def near_miss(notification_type: str) -> str | None:
     """The known type `notification_type` almost is ('order_change ' -> ORDER_CHANGE), or None."""
     normal = notification_type.strip().upper().replace("-", "_").replace(" ", "_")
     return normal if normal in KNOWN_TYPES and normal != notification_type else None
-
-
-def _check_bounds(data: Any) -> None:
-    """Walk the decoded JSON without recursion: refuse deep nesting and overlong strings, naming where."""
-    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
-    while stack:
-        value, depth, path = stack.pop()
-        if depth > MAX_DEPTH:
-            raise MalformedNotification(
-                f"message body nests deeper than {MAX_DEPTH} levels (at {path[:200]})"
-            )
-        if isinstance(value, str):
-            if len(value) > MAX_STRING:
-                raise MalformedNotification(
-                    f"{path[:200] or 'a value'} has {len(value)} characters; the limit is {MAX_STRING}"
-                )
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if len(key) > MAX_STRING:
-                    raise MalformedNotification(f"a key under {path[:200] or 'the body'} is too long")
-                stack.append((item, depth + 1, f"{path}.{key}" if path else key))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1, f"{path}.{index}") for index, item in enumerate(value))
 
 
 def parse_order_change(envelope: NotificationEnvelope) -> OrderChange:

@@ -13,7 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigurationError
 from shared.model.crm import StateTarget
@@ -58,6 +58,25 @@ class PiiPolicy(_Strict):
     ship_to_phone: PiiAction
 
 
+class ListingsMapping(_Strict):
+    """CRM -> Amazon listings: which price list's items are the offer price in which marketplace."""
+
+    price_lists: dict[str, str]  # marketplace id -> pricelevel name
+
+    def marketplaces_of(self, price_list: str) -> list[str]:
+        return [marketplace for marketplace, name in self.price_lists.items() if name == price_list]
+
+
+class ShipmentsMapping(_Strict):
+    """CRM carrier names (compared case-insensitively) -> Amazon carrierCode; others go as "Other" + name."""
+
+    carriers: dict[str, str]
+
+    def carrier_code(self, carrier: str) -> str | None:
+        wanted = carrier.strip().lower()
+        return next((code for name, code in self.carriers.items() if name.lower() == wanted), None)
+
+
 class SalesOrderColumns(_Strict):
     order_id: str = Field(min_length=1)
     name: str
@@ -79,6 +98,9 @@ class SalesOrderColumns(_Strict):
     ship_to_postal_code: str
     ship_to_country: str
     ship_to_phone: str
+    carrier: str = Field(min_length=1)
+    tracking_number: str = Field(min_length=1)
+    ship_date: str = Field(min_length=1)
 
 
 class LineColumns(_Strict):
@@ -101,11 +123,32 @@ class AccountColumns(_Strict):
     name: str
 
 
+class ProductColumns(_Strict):
+    sku: str = Field(min_length=1)  # the seller SKU
+    quantity: str = Field(min_length=1)  # the stock sent to Amazon as merchant-fulfilled quantity
+
+
+class FbaStockColumns(_Strict):
+    """The custom table holding Amazon's fulfillable FBA quantity per product and marketplace."""
+
+    table: str = Field(min_length=1)
+    entity_set: str = Field(min_length=1)
+    key: str = Field(min_length=1)  # alternate key: "<marketplaceId>_<productid>"
+    name: str = Field(min_length=1)
+    product: str = Field(min_length=1)  # lookup to product
+    sku: str = Field(min_length=1)
+    marketplace_id: str = Field(min_length=1)
+    fulfillable: str = Field(min_length=1)
+    as_of: str = Field(min_length=1)
+
+
 class Columns(_Strict):
     salesorder: SalesOrderColumns
     salesorderdetail: LineColumns
     contact: ContactColumns
     account: AccountColumns
+    product: ProductColumns
+    fba_stock: FbaStockColumns
 
 
 class Marketplace(_Strict):
@@ -121,6 +164,8 @@ class MappingConfig(_Strict):
     pii: PiiPolicy
     columns: Columns
     marketplaces: dict[str, Marketplace]
+    listings: ListingsMapping
+    shipments: ShipmentsMapping
 
     @field_validator("status")
     @classmethod
@@ -129,6 +174,23 @@ class MappingConfig(_Strict):
         if missing:
             raise ValueError(f"no target for Amazon status {', '.join(missing)}")
         return value
+
+    @model_validator(mode="after")
+    def _price_lists_in_one_currency(self) -> MappingConfig:
+        """Each marketplace of listings.price_lists is known (its currency), and one price list serves
+        marketplaces of one currency only (a price list has one currency)."""
+        unknown = sorted(set(self.listings.price_lists) - set(self.marketplaces))
+        if unknown:
+            raise ValueError(
+                f"listings.price_lists names marketplaces without a currency: {', '.join(unknown)}"
+            )
+        for name in set(self.listings.price_lists.values()):
+            currencies = {self.marketplaces[m].currency for m in self.listings.marketplaces_of(name)}
+            if len(currencies) > 1:
+                raise ValueError(
+                    f"listings.price_lists: price list {name!r} serves marketplaces in several currencies"
+                )
+        return self
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

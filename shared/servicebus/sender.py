@@ -87,10 +87,12 @@ class ServiceBusQueueSender:
         client: ServiceBusClient,
         queue: str,
         *,
+        topic: bool = False,
         clock: Callable[[], float] = time.monotonic,
         unopened_batch_bytes: int = UNOPENED_LINK_BATCH_BYTES,
     ) -> None:
-        self.queue = queue
+        self.queue = queue  # the queue, or the topic when `topic`
+        self._topic = topic
         self._client = client
         self._sender: ServiceBusSender | None = None
         self._use_link_limit = False  # True once the link is open
@@ -103,6 +105,13 @@ class ServiceBusQueueSender:
         from shared.servicebus.client import service_bus_client
 
         return cls(service_bus_client(settings), queue or settings.amazon_notifications_queue)
+
+    @classmethod
+    def to_topic(cls, settings: Settings, topic: str) -> ServiceBusQueueSender:
+        """A sender to a topic (its subscriptions each get a copy), connected as the app is."""
+        from shared.servicebus.client import service_bus_client
+
+        return cls(service_bus_client(settings), topic, topic=True)
 
     def send(self, messages: Sequence[OutgoingMessage], *, timeout: float) -> SendResult:
         """Send in order within `timeout` seconds in total (opening the link, SDK retries, every batch)."""
@@ -143,7 +152,11 @@ class ServiceBusQueueSender:
 
     def _queue_sender(self) -> ServiceBusSender:
         if self._sender is None:
-            self._sender = self._client.get_queue_sender(self.queue)
+            self._sender = (
+                self._client.get_topic_sender(self.queue)
+                if self._topic
+                else self._client.get_queue_sender(self.queue)
+            )
         return self._sender
 
     def _batches(

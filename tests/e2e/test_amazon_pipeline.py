@@ -83,7 +83,8 @@ def test_a_poison_message_is_dead_lettered_the_rest_flow_and_a_replay_lands_it_o
 
 def test_the_demo_command_runs_the_whole_pipeline() -> None:
     """`python -m sandbox` (the README's first command) ends with orders in the CRM, their invoices, the
-    settlements and the reconciliation mismatches, one dead letter and the costs."""
+    settlements and the reconciliation mismatches, one dead letter and the costs, then shows Dynamics' changes
+    on Amazon and Amazon's FBA stock in Dynamics."""
     result = subprocess.run(
         [sys.executable, "-m", "sandbox"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
     )
@@ -105,4 +106,10 @@ def test_the_demo_command_runs_the_whole_pipeline() -> None:
     for reason in ("settled_twice", "transactions_differ", "missing_in_crm"):
         assert reason in output
     assert "0 still on the queue" in output
+    # The other direction: a person's stock, price and shipment reach Amazon; FBA stock reaches Dynamics.
+    assert "merchant quantity 25 -> 12" in output
+    assert "UK price 17.99 GBP -> 24.99 GBP" in output
+    assert "confirmShipment" in output
+    assert "fulfillable  140" in output
+    assert "Dead letters of dataverse-events: 0" in output
     assert "ERROR" not in output + result.stderr  # no shutdown noise

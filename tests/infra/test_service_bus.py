@@ -12,6 +12,7 @@ from tests.infra import bicep, functions
 
 README = bicep.REPO_ROOT / "README.md"
 TABLE = re.compile(r"<!-- queues:start -->\n(.*?)<!-- queues:end -->", re.DOTALL)
+TOPICS = re.compile(r"<!-- topics:start -->\n(.*?)<!-- topics:end -->", re.DOTALL)
 
 
 def iso_duration(text: str) -> timedelta:
@@ -136,3 +137,35 @@ def test_dead_letters_alert_on_every_queue_and_the_alerts_reach_the_action_group
         ] == ["actionGroup.id"]
     (group,) = bicep.resources_of_type("Microsoft.Insights/actionGroups")
     assert group.body["properties"]["emailReceivers"][0]["emailAddress"] == "alertEmail"
+
+
+def readme_subscriptions() -> dict[tuple[str, str], str | None]:
+    """(topic, subscription) -> the `source` its filter takes (None: every message), from the README's table."""
+    match = TOPICS.search(README.read_text())
+    assert match, "README has no <!-- topics:start --> table"
+    rows = [line for line in match.group(1).splitlines() if line.startswith("|")][2:]
+    found: dict[tuple[str, str], str | None] = {}
+    for row in rows:
+        topic, subscription, source, _ = (cell.strip().strip("`") for cell in row.strip("|").split("|"))
+        found[(topic, subscription)] = None if source == "every message" else source.removeprefix("source = ")
+    return found
+
+
+def template_subscriptions() -> dict[tuple[str, str], str | None]:
+    return {
+        (entity["name"], subscription["name"]): subscription.get("source")
+        for entity in bicep.literal("serviceBusEntities", bicep.main())
+        if entity["kind"] == "topic"
+        for subscription in entity["subscriptions"]
+    }
+
+
+def test_the_templates_create_exactly_the_topic_subscriptions_the_readme_documents() -> None:
+    assert template_subscriptions() == readme_subscriptions()
+
+
+def test_the_sandbox_stand_in_declares_the_subscriptions_the_templates_create() -> None:
+    from sandbox.crm_pipeline import INVENTORY_TOPIC, SUBSCRIPTIONS
+
+    declared = {(INVENTORY_TOPIC, name): filters.get("source") for name, filters in SUBSCRIPTIONS.items()}
+    assert declared == template_subscriptions()

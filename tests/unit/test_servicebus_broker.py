@@ -21,6 +21,9 @@ from sandbox.servicebus_broker.queues import (
     QueueStore,
     StoredMessage,
     SubQueue,
+    SubscriptionOptions,
+    TopicOptions,
+    subscription_path,
 )
 
 ORDERS = Entity("orders")
@@ -284,6 +287,61 @@ def test_without_auto_create_only_declared_queues_exist(clock):
         store.enqueue("returns", encoded(), "a")
 
 
+# -- QueueStore: topics --------------------------------------------------------------------------------
+
+AUDIT = Entity(subscription_path("changes", "audit"))
+CRM_ONLY = Entity(subscription_path("changes", "crm"))
+
+
+def topic_store(clock: FakeClock, **topic_options: Any) -> QueueStore:
+    subscriptions = {
+        "audit": SubscriptionOptions(),
+        "crm": SubscriptionOptions(max_delivery_count=2, correlation={"source": "crm"}),
+    }
+    return QueueStore(topics={"changes": TopicOptions(subscriptions, **topic_options)}, clock=clock)
+
+
+def test_a_message_sent_to_a_topic_lands_in_each_subscription_its_filter_accepts(clock):
+    """Every subscription without a filter gets a copy; a correlation filter takes only matching properties."""
+    store = topic_store(clock)
+    assert store.enqueue("changes", encoded(message_id="a"), "a", properties={"source": "crm"})
+    assert store.enqueue("changes", encoded(message_id="b"), "b", properties={"source": b"amazon"})
+    assert [m.message_id for m in store.messages(AUDIT.queue, SubQueue.ACTIVE)] == ["a", "b"]
+    assert [m.message_id for m in store.messages(CRM_ONLY.queue, SubQueue.ACTIVE)] == ["a"]
+
+
+def test_duplicate_detection_is_the_topics_so_no_subscription_gets_a_repeat(clock):
+    """The same message id sent twice within the window reaches no subscription the second time."""
+    store = topic_store(clock)
+    assert store.enqueue("changes", encoded(), "m-1", properties={"source": "crm"})
+    assert not store.enqueue("changes", encoded(), "m-1", properties={"source": "crm"})
+    assert store.counts("changes") == {"duplicates_dropped": 1}
+    assert store.counts(AUDIT.queue)["active"] == 1
+    assert store.counts(CRM_ONLY.queue)["active"] == 1
+
+
+def test_a_subscription_locks_settles_and_dead_letters_like_a_queue(clock):
+    """Its own max delivery count moves a message that keeps failing to the subscription's dead-letter queue."""
+    store = topic_store(clock)
+    store.enqueue("changes", encoded(), "m-1", properties={"source": "crm"})
+    for _ in range(2):
+        store.settle(token_of(locked(store, CRM_ONLY)), Outcome.ABANDON)
+    [dead] = store.messages(CRM_ONLY.queue, SubQueue.DEAD_LETTER)
+    assert dead.dead_letter_reason == MAX_DELIVERY_COUNT_EXCEEDED
+    assert store.counts(AUDIT.queue)["active"] == 1
+
+
+def test_topics_and_subscriptions_exist_only_when_declared(clock):
+    """Auto-create makes queues, never subscriptions; a topic's name is never taken for a queue."""
+    store = topic_store(clock)
+    assert store.ensure_queue("changes")
+    assert store.is_topic("CHANGES")
+    assert store.ensure_queue("changes/subscriptions/AUDIT")
+    assert not store.ensure_queue(subscription_path("changes", "nobody"))
+    assert store.receivers_of("changes") == [AUDIT, CRM_ONLY]
+    assert store.receivers_of("orders") == [ORDERS]
+
+
 # -- codec ------------------------------------------------------------------------------------------
 
 
@@ -409,10 +467,29 @@ def test_addresses_name_queues_dead_letter_queues_and_nodes(address, kind, entit
     assert (node.kind, node.entity) == (kind, entity)
 
 
-@pytest.mark.parametrize("address", ["topic/Subscriptions/sub", "", None, "$management"])
-def test_topics_and_bare_nodes_are_not_queues(address):
-    """Subscriptions and unknown $-nodes are not something the stand-in has."""
+@pytest.mark.parametrize(
+    "address", ["topic/Subscriptions", "topic/rules/sub", "a/b", "", None, "$management"]
+)
+def test_other_paths_and_bare_nodes_are_not_entities(address):
+    """Paths that are neither an entity nor a subscription, and unknown $-nodes, name nothing."""
     assert addresses.parse(address) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "kind", "sub_queue"),
+    [
+        ("amqps://127.0.0.1:5671/changes/Subscriptions/audit", NodeKind.QUEUE, SubQueue.ACTIVE),
+        ("changes/subscriptions/audit/$DeadLetterQueue", NodeKind.QUEUE, SubQueue.DEAD_LETTER),
+        ("changes/Subscriptions/audit/$management", NodeKind.MANAGEMENT, SubQueue.ACTIVE),
+    ],
+)
+def test_subscription_paths_name_the_subscription_like_a_queue(address, kind, sub_queue):
+    """A subscription, its dead-letter queue and its $management node resolve as a queue's would."""
+    node = addresses.parse(address)
+    assert node is not None
+    assert (node.kind, node.entity.sub_queue if node.entity else None) == (kind, sub_queue)
+    assert node.entity is not None
+    assert node.entity.queue.lower() == "changes/subscriptions/audit"
 
 
 # -- $cbs and $management ---------------------------------------------------------------------------

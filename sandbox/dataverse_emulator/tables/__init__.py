@@ -17,6 +17,7 @@ def build_tables() -> dict[str, Table]:
         customers.account(),
         catalog.product(),
         catalog.pricelevel(),
+        catalog.productpricelevel(),
         catalog.uom(),
         catalog.uomschedule(),
         catalog.transactioncurrency(),

@@ -24,6 +24,7 @@ from ..schema import (
     audit,
     lookup,
     make_table,
+    picklist,
     primary_id,
     state_model,
     state_status,
@@ -45,7 +46,8 @@ def product() -> Table:
         lookup("transactioncurrencyid", "transactioncurrencies"),
         lookup("parentproductid", "products"),
         typed("price", MONEY),
-        typed("quantitydecimal", ColumnType.INTEGER, REQUIRED),
+        typed("quantitydecimal", ColumnType.INTEGER, REQUIRED),  # decimals a quantity may have, not stock
+        typed("quantityonhand", DECIMAL),  # the stock the integration sends Amazon as MFN quantity
         *state_status(),
         *audit(Origin.CDM),
     ]
@@ -78,6 +80,34 @@ def pricelevel() -> Table:
     return make_table(
         "pricelevel", "pricelevels", "PriceList.cdm.json", columns, info, state=two_state(100001, 100002)
     )
+
+
+PRICING_METHODS = {
+    1: "Currency Amount",
+    2: "Percent of List",
+    3: "Percent Markup - Current Cost",
+    4: "Percent Margin - Current Cost",
+    5: "Percent Markup - Standard Cost",
+    6: "Percent Margin - Standard Cost",
+}
+
+
+def productpricelevel() -> Table:
+    """Price List Item: a product's price in one price list, in that price list's currency (Dataverse copies
+    the price list's currency onto the item). Not in the CDM snapshot; columns as the Dataverse table
+    reference (reference/entities/productpricelevel) lists them."""
+    columns = [
+        primary_id("productpricelevelid", Origin.PLATFORM),
+        lookup("pricelevelid", "pricelevels", required=REQUIRED, origin=Origin.PLATFORM),
+        lookup("productid", "products", required=REQUIRED, origin=Origin.PLATFORM),
+        lookup("uomid", "uoms", required=REQUIRED, origin=Origin.PLATFORM),
+        lookup("transactioncurrencyid", "transactioncurrencies", origin=Origin.PLATFORM, read_only=True),
+        typed("amount", MONEY, origin=Origin.PLATFORM),
+        picklist("pricingmethodcode", PRICING_METHODS, origin=Origin.PLATFORM),
+        *audit(Origin.PLATFORM),
+    ]
+    info = TableInfo("ProductPriceLevel", 1026, "Price List Item", "Price List Items")
+    return make_table("productpricelevel", "productpricelevels", None, columns, info)
 
 
 def uom() -> Table:
