@@ -4,9 +4,9 @@
       --> `dataverse_events` (the registered function, via the Functions-host stand-in) --> SP-API (emulator)
       --> every applied inventory change --> topic inventory-changes and its subscriptions
 
-The service endpoint and the steps are registered the way provisioning registers them (shared/crm_setup),
-through the Web API; the emulator's events pipeline posts each step's RemoteExecutionContext to the stand-in
-with the unmodified azure-servicebus SDK. `deliver()` returns when the queue is empty (rescheduled copies
+The service endpoint and the steps are registered by `python -m shared.provision dataverse` (the sandbox runs
+it at start, as a deployment's hook does); the emulator's events pipeline posts each step's
+RemoteExecutionContext to the stand-in with the unmodified azure-servicebus SDK. `deliver()` returns when the queue is empty (rescheduled copies
 included) and nothing is locked.
 """
 
@@ -57,29 +57,21 @@ class CrmPipeline:
         )
 
     def environment(self) -> dict[str, str]:
-        return {"DATAVERSE_EVENTS_QUEUE": EVENTS_QUEUE, "INVENTORY_CHANGES_TOPIC": INVENTORY_TOPIC}
+        """The queue and topic, and the shared access key provisioning registers the endpoint with (the
+        stand-in accepts any; the emulator's sink sends with the stand-in's connection string)."""
+        key_name, key = _shared_access(self.bus.connection_string)
+        return {
+            "DATAVERSE_EVENTS_QUEUE": EVENTS_QUEUE,
+            "INVENTORY_CHANGES_TOPIC": INVENTORY_TOPIC,
+            "DATAVERSE_EVENTS_SAS_KEY_NAME": key_name,
+            "DATAVERSE_EVENTS_SAS_KEY": key,
+        }
 
-    def connect(self, dataverse: DataverseEmulator, client: Any, mapping: Any) -> list[str]:
-        """Register the endpoint and steps as provisioning does (`client`: the app's DataverseClient) and let
-        the emulator post the steps' messages to the stand-in; returns what was registered."""
-        from shared.crm_setup.declarations import crm_to_amazon, endpoint_body
-        from shared.crm_setup.registrar import Registrar
-
-        feature = crm_to_amazon(mapping)
-        host = self.bus.connection_string.split(";")[0].removeprefix("Endpoint=sb://").rstrip("/")
-        endpoint = endpoint_body(
-            feature.endpoint_name,
-            host,
-            EVENTS_QUEUE,
-            sas_key_name=None,
-            sas_key=None,
-            connection_string=self.bus.connection_string,
-        )
-        done = Registrar(client).apply(feature, endpoint)
-        dataverse.finish_key_indexes()
+    def connect(self, dataverse: DataverseEmulator) -> None:
+        """Let the emulator post the registered steps' messages to the stand-in (provisioning, run by the
+        sandbox as a deployment runs it, registered the endpoint and the steps)."""
         self._sink = ServiceBusSink(self.bus.connection_string)
         dataverse.events.sink = self._sink
-        return done
 
     def close(self) -> None:
         if self._sink is not None:
@@ -121,3 +113,8 @@ def _bytes(body: Any) -> bytes:
     if isinstance(body, bytes | bytearray):
         return bytes(body)
     return b"".join(bytes(part) for part in body) if isinstance(body, list) else str(body).encode()
+
+
+def _shared_access(connection_string: str) -> tuple[str, str]:
+    parts = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+    return parts["SharedAccessKeyName"], parts["SharedAccessKey"]

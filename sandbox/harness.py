@@ -124,7 +124,6 @@ class Sandbox:
         )
         self.last_delivery: DeliveryStats | None = None
         self.table = "sandbox" + uuid.uuid4().hex[:10]
-        self.registered: list[str] = []  # what provisioning registered (crm_events)
         self._saved_environment: dict[str, str | None] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -172,9 +171,7 @@ class Sandbox:
         )
         install_runtime(Runtime(settings, retry=self.options.retry, senders=senders))
         if self.crm_pipeline is not None:
-            runtime = self.runtime()
-            self.registered = self.crm_pipeline.connect(self.dataverse, runtime.dataverse, runtime.mapping)
-            self.dataverse.requests.reset()  # provisioning's requests are not the app's running costs
+            self.crm_pipeline.connect(self.dataverse)
         return self
 
     def __exit__(self, *exc: object) -> None:

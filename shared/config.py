@@ -268,6 +268,19 @@ class Settings(BaseSettings):
         pattern=r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$",
         description="When set, Dataverse events of any other organization are dead-lettered (ForeignOrganization).",
     )
+    dataverse_events_sas_key_name: str = Field(
+        "dataverse-send",
+        validation_alias="DATAVERSE_EVENTS_SAS_KEY_NAME",
+        description="Name of the Send-only shared access rule Dataverse's service endpoint uses to post to "
+        "DATAVERSE_EVENTS_QUEUE (Dataverse authenticates to Service Bus with a shared access key only).",
+    )
+    dataverse_events_sas_key: SecretStr | None = Field(
+        None,
+        validation_alias="DATAVERSE_EVENTS_SAS_KEY",
+        json_schema_extra=key_vault_secret("dataverse-events-sas-key"),
+        description="Key of DATAVERSE_EVENTS_SAS_KEY_NAME; `python -m shared.provision dataverse` registers the "
+        "Dataverse events endpoint and steps only when it is set (the app itself never uses it).",
+    )
     dataverse_orders_per_batch: int = Field(
         50,
         ge=1,

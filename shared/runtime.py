@@ -237,9 +237,9 @@ class Runtime:
     def notifications(self) -> NotificationRouter:
         """The Amazon notifications queue's flow: ORDER_CHANGE (and anything unhandled) to order sync, other
         types to their handlers."""
+        from shared.amazon.fba_inventory import FBA_INVENTORY_AVAILABILITY_CHANGES
         from shared.amazon.order_report import ALL_ORDERS_BY_LAST_UPDATE
         from shared.amazon.reports import REPORT_PROCESSING_FINISHED
-        from shared.amazon.fba_inventory import FBA_INVENTORY_AVAILABILITY_CHANGES
         from shared.flows.notification_router import NotificationRouter
         from shared.flows.report_notifications import ReportNotifications
 
@@ -341,7 +341,9 @@ class Runtime:
         from shared.state.listings import ListingStore
 
         return ListingSender(
-            ListingsApi(self.spapi, self.seller_id), ListingStore(self.state_table, breaker=self.breakers.table_storage), self.inventory_publisher
+            ListingsApi(self.spapi, self.seller_id),
+            ListingStore(self.state_table, breaker=self.breakers.table_storage),
+            self.inventory_publisher,
         )
 
     @cached_property
@@ -462,7 +464,16 @@ class Runtime:
         return Rescheduling(self._senders[queue], schedule)
 
     def close(self) -> None:
-        names = ("reports", "spapi", "dataverse", "state", "progress", "bridge", "exchange_rates", "state_table")
+        names = (
+            "reports",
+            "spapi",
+            "dataverse",
+            "state",
+            "progress",
+            "bridge",
+            "exchange_rates",
+            "state_table",
+        )
         for name in names:
             if self.__dict__.get(name) is not None:
                 self.__dict__[name].close()

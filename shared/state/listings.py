@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from shared.breakers import CircuitBreaker
 from shared.model.crm_events import VersionStamp
 from shared.model.listings import FlushClaim, Lane, ListingKey, ListingState, Price, Stamped
-from shared.breakers import CircuitBreaker
 from shared.state.rows import Rows, etag_of
 from shared.timeutil import as_utc
 

@@ -168,6 +168,7 @@ def test_key_vault_secrets_override_the_environment(environment, monkeypatch: py
         "spapi-lwa-client-id",
         "spapi-lwa-client-secret",
         "dataverse-client-secret",
+        "dataverse-events-sas-key",
         "aws-access-key-id",
         "aws-secret-access-key",
     }
