@@ -6,7 +6,8 @@ Service Bus type and can be driven by the sandbox, the tests and the real host a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.sanitize import public_text
@@ -72,3 +73,11 @@ class Settlement:
 
 def _outbound(reason: str, description: str) -> tuple[str, str]:
     return public_text(reason, MAX_REASON), public_text(description, MAX_DESCRIPTION)
+
+
+@dataclass
+class BatchReport:
+    """What a flow decided about a batch: one settlement per message, and counts by outcome for its log line."""
+
+    settlements: list[Settlement] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)

@@ -20,7 +20,6 @@ import threading
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from shared.dataverse.events import parse_context
 from shared.dataverse.products import ProductDirectory
@@ -29,7 +28,7 @@ from shared.flows.listings_sync import Done, ListingsSync, Result, Wait, combine
 from shared.flows.shipments import ShipmentSync, Shipped
 from shared.mapping.config import MappingConfig
 from shared.mapping.listings import ProductWithoutSku, price_changes, stock_changes
-from shared.messaging import InboundMessage, Settlement
+from shared.messaging import BatchReport, InboundMessage, Settlement
 from shared.model.crm_events import CrmEvent, as_reference
 from shared.model.listings import ListingChange
 
@@ -45,12 +44,6 @@ class ForeignOrganization(PermanentError):
 
 class UnroutableEvent(PermanentError):
     reason = "UnroutableEvent"
-
-
-@dataclass
-class EventsReport:
-    settlements: list[Settlement] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
 
 
 class DataverseEvents:
@@ -75,8 +68,8 @@ class DataverseEvents:
         self.totals: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> EventsReport:
-        report = EventsReport()
+    def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> BatchReport:
+        report = BatchReport()
         listing_items: list[tuple[InboundMessage, ListingChange]] = []
         shipments: list[tuple[InboundMessage, CrmEvent]] = []
         try:
@@ -147,7 +140,7 @@ class DataverseEvents:
         return price_changes(event, sku, found.name, code or "", self._mapping, self._marketplace_ids)
 
     def _apply_listings(
-        self, items: list[tuple[InboundMessage, ListingChange]], owner: str, report: EventsReport
+        self, items: list[tuple[InboundMessage, ListingChange]], owner: str, report: BatchReport
     ) -> None:
         if not items:
             return
@@ -160,7 +153,7 @@ class DataverseEvents:
             report.settlements.append(_settlement(message, outcome))
 
     @staticmethod
-    def _done(report: EventsReport, message: InboundMessage, why: str) -> None:
+    def _done(report: BatchReport, message: InboundMessage, why: str) -> None:
         report.counts[why] += 1
         report.settlements.append(Settlement.complete(message))
 

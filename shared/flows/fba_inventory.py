@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -32,7 +32,7 @@ from shared.errors import PermanentError, SyncError
 from shared.flows.inventory_publish import InventoryPublisher
 from shared.mapping.config import MappingConfig
 from shared.mapping.fba_stock import fba_stock_record
-from shared.messaging import InboundMessage, Settlement
+from shared.messaging import BatchReport, InboundMessage, Settlement
 from shared.model.crm import RecordWrite
 from shared.model.inventory import ChangeSource, FbaQuantity, InventoryChange
 from shared.state.fba_stock import AppliedStock, FbaStockStore
@@ -54,12 +54,6 @@ class Stocked(StrEnum):
 
 
 Key = tuple[str, str]  # (sku, marketplace id)
-
-
-@dataclass
-class FbaReport:
-    settlements: list[Settlement] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
 
 
 class FbaInventorySync:
@@ -89,8 +83,8 @@ class FbaInventorySync:
         self._lock = threading.Lock()
 
     # --- notifications (a NotificationRouter handler) -----------------------------------------------------
-    def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> FbaReport:
-        report = FbaReport()
+    def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> BatchReport:
+        report = BatchReport()
         read: list[tuple[InboundMessage, list[FbaQuantity]]] = []
         for message in messages:
             try:
