@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print_costs(sandbox, orders_cost, money_cost)
         print()
         print("Dynamics -> Amazon " + "-" * 90)
-        log = run_crm_scenario(sandbox, say=print)
+        crm_log = run_crm_scenario(sandbox, say=print)
         print()
-        print_crm_to_amazon(sandbox, log)
+        print_crm_to_amazon(sandbox, crm_log)
     return 0
 
 

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from shared.dataverse.client import DataverseClient
     from shared.dataverse.finance import CrmFinance
     from shared.dataverse.record_batches import RecordBatches
-    from shared.flows.exchange_rates import RateKeeper
-    from shared.flows.finance_sync import FinanceSync
     from shared.flows.dataverse_events import DataverseEvents
+    from shared.flows.exchange_rates import RateKeeper
     from shared.flows.fba_inventory import FbaInventorySync
+    from shared.flows.finance_sync import FinanceSync
     from shared.flows.inventory_publish import InventoryPublisher
     from shared.flows.listing_sender import ListingSender
     from shared.flows.listings_backlog import ListingsBacklog
