@@ -20,7 +20,7 @@ from shared.amazon.listings import ListingsApi, Submission
 from shared.errors import PermanentError, SyncError
 from shared.flows.inventory_publish import InventoryPublisher
 from shared.model.inventory import ChangeSource, InventoryChange
-from shared.model.listings import Lane, ListingKey, ListingState
+from shared.model.listings import Lane, ListingState
 from shared.resilience import RateLimited
 from shared.state.listings import ListingStore
 from shared.state.store import ConcurrentUpdate
@@ -143,9 +143,6 @@ class ListingSender:
         )
         state, _ = self.update(state, lambda s: (replace(s, published=sent.version), None))
         return state
-
-    def product_types(self, keys: list[ListingKey]) -> dict[ListingKey, str | None]:
-        return {key: self.listings.product_type(key) for key in keys}
 
     # --- outcomes besides an answer ----------------------------------------------------------------------
     def _not_listed(self, state: ListingState, owner: str) -> ListingState:

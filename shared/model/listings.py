@@ -194,12 +194,6 @@ class ListingState:
     def claimed_by_other(self, owner: str, now: datetime, lease: timedelta) -> bool:
         return self.claim is not None and self.claim.owner != owner and now - self.claim.since < lease
 
-    def has_duty(self, now: datetime, lease: timedelta) -> bool:
-        """Someone will send the wanted values: a message waiting for the window, or the backlog timer."""
-        if self.lane is Lane.BACKLOG:
-            return True
-        return self.duty_until is not None and now < self.duty_until + lease
-
     def unpublished(self) -> Stamped[int] | None:
         """A sent quantity not yet published to the inventory-changes topic (published after Amazon took it)."""
         sent = self.sent_quantity
