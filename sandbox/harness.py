@@ -254,6 +254,8 @@ class Sandbox:
             env["SQS_QUEUE_ARN"] = SANDBOX_QUEUE_ARN
         if self.bus is not None:
             env["ServiceBusConnection"] = self.bus.connection_string
+        else:  # the in-memory queue has no topic to publish inventory changes on
+            env["INVENTORY_PUBLISH_ENABLED"] = "false"
         if self.crm_pipeline is not None:
             env.update(self.crm_pipeline.environment())
             env["LISTINGS_COALESCE_SECONDS"] = str(self.options.coalesce_seconds)

@@ -26,7 +26,7 @@ def test_orders_sync_into_an_on_premises_org_over_v9_1_with_adfs_tokens(
     """Provisioning and order sync both run against /api/data/v9.1 with AD FS tokens: the orders land with their
     lines and final states, written as the application user, and one token serves every request."""
     assert onprem.adfs is not None
-    assert "done: 35 created" in onprem.provision_log
+    assert "done: 41 created" in onprem.provision_log
     assert "/api/data/v9.1/" in onprem.provision_log
     finals = {}
     for steps in (("UNSHIPPED", "SHIPPED"), ("CANCELLED",), ("UNSHIPPED",)):
@@ -56,5 +56,5 @@ def test_provisioning_an_on_premises_org_again_changes_nothing(onprem: Sandbox) 
     """A second provisioning run over v9.1 and AD FS finds every column and key in place."""
     again = onprem.provision()
 
-    assert "no changes: 108 declared items already in place" in again
-    assert "Dataverse requests: 19 (19 reads, 0 writes)" in again
+    assert "no changes: 122 declared items already in place" in again
+    assert "Dataverse requests: 23 (23 reads, 0 writes)" in again

@@ -24,6 +24,7 @@ VAULT_SECRETS = {
     "dataverse-client-secret": "vault-dataverse-secret-55e0",
     "aws-access-key-id": "AKIAVAULTKEY0000TEST",
     "aws-secret-access-key": "vault-aws-secret-d41d8cd98f00b204",
+    "dataverse-events-sas-key": "vault-events-sas-3b9e",
 }
 SETTING_PREFIXES = (
     "SPAPI_",
@@ -97,6 +98,8 @@ def test_secrets_are_read_from_the_vault(vault: KeyVaultStandIn, monkeypatch: py
     assert settings.aws_access_key_id.get_secret_value() == VAULT_SECRETS["aws-access-key-id"]
     assert settings.aws_secret_access_key is not None
     assert settings.aws_secret_access_key.get_secret_value() == VAULT_SECRETS["aws-secret-access-key"]
+    assert settings.dataverse_events_sas_key is not None
+    assert settings.dataverse_events_sas_key.get_secret_value() == VAULT_SECRETS["dataverse-events-sas-key"]
     assert vault.counts()["served"] == len(VAULT_SECRETS)
 
 
