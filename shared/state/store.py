@@ -153,6 +153,7 @@ class OrderCheckpoint:
     applied: AppliedOrder | None = None  # the last write that reached the CRM
     pending: PendingWrite | None = None
     etag: str | None = None
+    updated_at: datetime | None = None  # when the row last changed (Table Storage's Timestamp), as read
 
     @property
     def is_pending(self) -> bool:
@@ -419,8 +420,15 @@ def _entity(checkpoint: OrderCheckpoint) -> dict[str, Any]:
 
 
 def _checkpoint(order_id: str, entity: Any) -> OrderCheckpoint:
-    etag = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
-    return OrderCheckpoint(order_id, _applied(entity), _pending(entity), etag)
+    metadata = entity.metadata if hasattr(entity, "metadata") else {}
+    changed = metadata.get("timestamp")
+    return OrderCheckpoint(
+        order_id,
+        _applied(entity),
+        _pending(entity),
+        metadata.get("etag"),
+        as_utc(changed) if isinstance(changed, datetime) else None,
+    )
 
 
 def _applied(entity: Any) -> AppliedOrder | None:

@@ -45,6 +45,7 @@ class ProgressRow:
     name: str
     fields: Mapping[str, Scalar] = field(default_factory=dict)
     etag: str | None = None  # None: not stored yet (saving creates it)
+    updated_at: datetime | None = field(default=None, compare=False)  # Table Storage's Timestamp, as read
 
     def with_fields(self, **changes: Scalar | None) -> ProgressRow:
         """A copy with these columns set (None removes a column)."""
@@ -241,10 +242,17 @@ def _failure_partition(kind: str) -> str:
 
 
 def _progress_row(kind: str, entity: Any) -> ProgressRow:
-    etag = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
+    metadata = entity.metadata if hasattr(entity, "metadata") else {}
+    changed = metadata.get("timestamp")
     fields = {
         key: as_utc(value) if isinstance(value, datetime) else value
         for key, value in entity.items()
         if key not in _RESERVED and key != "Name"
     }
-    return ProgressRow(kind, str(entity.get("Name") or entity["RowKey"]), fields, etag)
+    return ProgressRow(
+        kind,
+        str(entity.get("Name") or entity["RowKey"]),
+        fields,
+        metadata.get("etag"),
+        as_utc(changed) if isinstance(changed, datetime) else None,
+    )
