@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "tests.sandbox_support",
     "tests.telemetry_support",
+    "tests.ops_support",
     "pytester",
 ]  # pytester: tests of the test support itself
 

@@ -75,7 +75,7 @@ class Problem(Exception):
             "title": self.type.title,
             "status": self.type.status,
             "detail": public_text(self.detail, MAX_DETAIL),
-            "instance": instance,
+            "instance": public_text(instance, 300),  # the request's path: the caller wrote it
             **self.extensions,
         }
         headers = {"Content-Type": f"{PROBLEM_JSON}; charset=utf-8", "Cache-Control": "no-store"}
