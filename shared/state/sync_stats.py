@@ -1,9 +1,11 @@
 """How many orders order sync wrote, per hour and minute, and how far behind Amazon the CRM was (sync lag),
 for the status endpoint and the dashboard.
 
-One row per UTC hour (partition `s-orders-synced`, row key `YYYYMMDDHH`), merged per batch of written orders:
-read, add, write back conditional on the ETag (the loser of a race with another instance reads again). A
-batch costs two Table Storage calls, whatever its size. Columns:
+One row per UTC hour and shard (partition `s-orders-synced`, row key `YYYYMMDDHH-<shard>`), merged per batch
+of written orders: read, add, write back conditional on the ETag. A batch costs two Table Storage calls,
+whatever its size. Each process writes to a shard of its own (drawn at start, one of SHARDS) and merges one
+batch at a time, so instances seldom meet on a row; one that loses a race reads again, and after two losses
+moves to another shard. Readers add an hour's shards up. Columns:
 - `Synced` and `M00`..`M59`: orders written in the hour and in each minute (a rolling "last 60 minutes" is
   read from two rows);
 - `L00`..`L20`: the sync lag (CRM write time minus Amazon's lastUpdatedTime) as a histogram over fixed
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +63,8 @@ LAG_BUCKETS = (
     86400,
     604800,
 )
-MERGE_ATTEMPTS = 5  # tries per hour row when other instances keep winning the ETag race
+MERGE_ATTEMPTS = 6  # tries per batch when other instances keep winning the ETag race
+SHARDS = 8  # rows per hour: instances (up to a few dozen) seldom share one
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,13 @@ def hour_of(moment: datetime) -> datetime:
 
 
 class SyncStats:
-    def __init__(self, rows: TableRows) -> None:
+    def __init__(self, rows: TableRows, *, rng: random.Random | None = None) -> None:
         self._rows = rows
+        self._rng = rng or random.Random()
+        self._shard = self._rng.randrange(SHARDS)
+        self._lock = (
+            threading.Lock()
+        )  # one merge at a time per process: its invocations never race each other
 
     @classmethod
     def from_settings(cls, settings: Settings, *, breaker: CircuitBreaker | None = None) -> SyncStats:
@@ -135,31 +145,46 @@ class SyncStats:
         for sample in samples:
             by_hour[hour_of(sample.written_at)].append(sample)
         try:
-            for hour, items in by_hour.items():
-                self._merge(hour, items)
+            with self._lock:
+                for hour, items in by_hour.items():
+                    self._merge(hour, items)
         except Exception as exc:  # noqa: BLE001 - best effort by design, see the module docstring
             log.warning("Sync statistics not recorded for %d orders (%s)", len(samples), type(exc).__name__)
 
     def hours(self, first: datetime, last: datetime) -> list[HourStats]:
-        """The rows of the hours from `first` to `last` (both included) that have any; in hour order."""
+        """The hours from `first` to `last` (both included) that have any orders, shards added; in hour order."""
         entities = self._rows.query(
-            "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
-            {"pk": PARTITION, "first": _row_key(hour_of(first)), "last": _row_key(hour_of(last))},
+            "PartitionKey eq @pk and RowKey ge @first and RowKey lt @after",
+            {
+                "pk": PARTITION,
+                "first": _hour_key(hour_of(first)),
+                "after": _hour_key(hour_of(last) + timedelta(hours=1)),
+            },
         )
-        return sorted((_hour_stats(entity) for entity in entities), key=lambda stats: stats.hour)
+        by_hour: dict[datetime, HourStats] = {}
+        for entity in entities:
+            shard = _hour_stats(entity)
+            found = by_hour.get(shard.hour)
+            by_hour[shard.hour] = shard if found is None else _added(found, shard)
+        return [by_hour[hour] for hour in sorted(by_hour)]
 
     def _merge(self, hour: datetime, samples: Sequence[SyncSample]) -> None:
-        for _attempt in range(MERGE_ATTEMPTS):
-            current = self._rows.get(PARTITION, _row_key(hour))
+        for attempt in range(MERGE_ATTEMPTS):
+            if attempt and attempt % 2 == 0:  # two lost races on this shard: another instance writes here too
+                self._shard = self._rng.randrange(SHARDS)
+            key = f"{_hour_key(hour)}-{self._shard}"
+            current = self._rows.get(PARTITION, key)
             try:
-                self._rows.put(_merged(hour, current, samples), etag=current["etag"] if current else None)
+                self._rows.put(
+                    _merged(hour, key, current, samples), etag=current["etag"] if current else None
+                )
                 return
             except ConcurrentUpdate:
                 continue
         log.warning("Sync statistics of %s: lost the row to other instances %d times", hour, MERGE_ATTEMPTS)
 
 
-def _row_key(hour: datetime) -> str:
+def _hour_key(hour: datetime) -> str:
     return hour.strftime("%Y%m%d%H")
 
 
@@ -168,10 +193,10 @@ def _bucket(lag_seconds: float) -> int:
 
 
 def _merged(
-    hour: datetime, current: Mapping[str, Any] | None, samples: Iterable[SyncSample]
+    hour: datetime, key: str, current: Mapping[str, Any] | None, samples: Iterable[SyncSample]
 ) -> dict[str, Any]:
-    row = {key: value for key, value in (current or {}).items() if key not in ("etag", "Timestamp")}
-    row.update(PartitionKey=PARTITION, RowKey=_row_key(hour), Hour=hour)
+    row = {name: value for name, value in (current or {}).items() if name not in ("etag", "Timestamp")}
+    row.update(PartitionKey=PARTITION, RowKey=key, Hour=hour)
     for sample in samples:
         minute = f"M{as_utc(sample.written_at).minute:02d}"
         lag = sample.lag_seconds
@@ -185,7 +210,9 @@ def _merged(
 
 def _hour_stats(entity: Mapping[str, Any]) -> HourStats:
     hour = entity.get("Hour")
-    start = as_utc(hour) if isinstance(hour, datetime) else datetime.strptime(entity["RowKey"], "%Y%m%d%H")
+    start = (
+        as_utc(hour) if isinstance(hour, datetime) else datetime.strptime(entity["RowKey"][:10], "%Y%m%d%H")
+    )
     per_minute = {
         int(name[1:]): int(value)
         for name, value in entity.items()
@@ -199,6 +226,13 @@ def _hour_stats(entity: Mapping[str, Any]) -> HourStats:
         per_minute,
         LagHistogram(counts, float(lag_max) if lag_max is not None and any(counts) else None),
     )
+
+
+def _added(one: HourStats, other: HourStats) -> HourStats:
+    minutes = dict(one.per_minute)
+    for minute, count in other.per_minute.items():
+        minutes[minute] = minutes.get(minute, 0) + count
+    return HourStats(one.hour, one.synced + other.synced, minutes, one.lag + other.lag)
 
 
 def synced_since(hours: Iterable[HourStats], since: datetime) -> int:
