@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 
 from sandbox.azurite import Azurite
 from sandbox.functions_host import HostStats, LocalFunctionsHost
@@ -56,11 +57,34 @@ class Ops:
     bus: ServiceBusStandIn
     http: LocalHttpHost
 
-    def call(self, method: str, path: str, **options: Any) -> Answer:
-        """One request through the host stand-in (function key included unless `key=None`)."""
-        response = self.http.request(method, path, **options)
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        return Answer(response.status_code, headers, response.get_body())
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        json_body: Any = None,
+        key: bool = True,
+    ) -> Answer:
+        """One HTTP request to the host stand-in, which routes it to the registered function (with the
+        function key in `?code=`, as operators' scripts send it, unless `key=False`)."""
+        sent = dict(headers or {})
+        params = dict(query or {})
+        if key:
+            params["code"] = self.http.function_key
+        if json_body is not None:
+            body = json.dumps(json_body).encode("utf-8")
+            sent.setdefault("content-type", "application/json")
+        response = requests.request(
+            method, self.http.url(path), params=params, headers=sent, data=body, timeout=300
+        )
+        return Answer(
+            response.status_code,
+            {name.lower(): value for name, value in response.headers.items()},
+            response.content,
+        )
 
     def publish_to_bus(self, envelope: Mapping[str, Any]) -> None:
         """A notification onto the Service Bus notifications queue, as the bridge forwards it."""
@@ -113,7 +137,8 @@ def running_ops(azurite: Azurite) -> Iterator[Ops]:
             import function_app
 
             raise_plans(sandbox)
-            yield Ops(sandbox, bus, LocalHttpHost(function_app.app))
+            with LocalHttpHost(function_app.app) as http:
+                yield Ops(sandbox, bus, http)
 
 
 @pytest.fixture

@@ -190,5 +190,5 @@ def status(snapshot: OpsSnapshot) -> dict[str, Any]:
             "truncated": failures_summary.truncated,
             "unreadableQueues": failures_summary.errors,
         },
-        "errors": snapshot.errors,
+        "errors": [f"{part}: {why}" for part, why in snapshot.errors.items()],  # the parts shown as null
     }

@@ -18,6 +18,15 @@ from tests.sweep_support import US, assert_landed_once, hours_ago, put_final_ver
 pytestmark = pytest.mark.sockets
 
 UNKNOWN_ORDER = "111-0000000-0000000"
+OPERATIONS = {
+    "resync_start",
+    "resync_status",
+    "failures_list",
+    "failures_replay",
+    "order_lookup",
+    "health",
+    "ops_status",
+}
 WRITES = ("batch", "create:", "update:", "delete:", "action:CancelSalesOrder", "action:FulfillSalesOrder")
 
 
@@ -178,7 +187,7 @@ def test_an_invalid_query_string_is_a_400_problem_naming_the_parameter(
     silently means "everything"."""
     problem = assert_problem(shared_ops.call("GET", path, query=query), 400)
     assert [error["parameter"] for error in problem["errors"]] == [parameter]  # type: ignore[attr-defined]
-    assert "sandbox-function-key" not in json.dumps(problem)
+    assert shared_ops.http.function_key not in json.dumps(problem)
 
 
 @pytest.mark.parametrize(
@@ -213,10 +222,13 @@ def test_an_order_amazon_does_not_know_is_a_404_problem(shared_ops: Ops) -> None
 
 def test_without_a_function_key_the_host_refuses_every_endpoint(shared_ops: Ops) -> None:
     """Every HTTP function is at authLevel FUNCTION: no key, no call (401 from the host, nothing queued)."""
-    for route in shared_ops.http.routes:
+    routes = [route for route in shared_ops.http.routes if route.function_name in OPERATIONS]
+    assert {route.function_name for route in routes} == OPERATIONS
+    for route in routes:
         path = route.template.replace("{jobId}", "0" * 32).replace("{amazonOrderId}", UNKNOWN_ORDER)
         for method in route.methods:
-            assert shared_ops.call(method, path, key=None).status == 401, route.function
+            assert shared_ops.call(method, path, key=False).status == 401, route.function_name
+    assert shared_ops.bus.counts(RESYNC)["active"] == 0
 
 
 # --- resync ---------------------------------------------------------------------------------------------------
@@ -399,7 +411,7 @@ def test_the_status_shows_orders_synced_their_lag_the_timers_breakers_and_dead_l
         ("Table Storage", "closed"),
     ]
     assert (body["failures"]["total"], body["failures"]["byReason"]) == (1, {"AmazonOrderNotFound": 1})
-    assert body["errors"] == {}
+    assert body["errors"] == []
 
 
 def test_the_order_lookup_shows_amazon_now_the_crm_order_and_the_last_sync(

@@ -32,8 +32,8 @@ def bindings() -> dict[str, list[dict[str, Any]]]:
     from sandbox.functions_host import indexed_functions
 
     return {
-        name: [json.loads(raw) for raw in function.get_raw_bindings()]
-        for name, function in indexed_functions(function_app.app).items()
+        function.get_function_name(): [json.loads(raw) for raw in function.get_raw_bindings()]
+        for function in indexed_functions(function_app.app)
     }
 
 
