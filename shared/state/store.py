@@ -95,6 +95,14 @@ def table_call(breaker: CircuitBreaker, what: str) -> Iterator[None]:
             ) from None
 
 
+def create_table(table: TableClient, breaker: CircuitBreaker) -> None:
+    """Create the state table unless it exists: one call behind the Table Storage breaker."""
+    from azure.core.exceptions import ResourceExistsError
+
+    with table_call(breaker, "create table"), contextlib.suppress(ResourceExistsError):
+        table.create_table()
+
+
 # Azure limits PartitionKey and RowKey to 1 KiB each (Azurite does not check). A longer id (a hostile
 # NotificationId, say) is stored under its hash: still one row per id, so it still dedupes.
 MAX_READABLE_KEY = 255

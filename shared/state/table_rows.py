@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.breakers import CircuitBreaker
-from shared.state.store import ConcurrentUpdate, table_call
+from shared.state.store import ConcurrentUpdate, create_table, table_call
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -99,10 +99,6 @@ class TableRows:
             yield
 
     def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
-        from azure.core.exceptions import ResourceExistsError
-
-        with table_call(self.breaker, "create table"), contextlib.suppress(ResourceExistsError):
-            self._table.create_table()
-        self._table_ready = True
+        if not self._table_ready:
+            create_table(self._table, self.breaker)
+            self._table_ready = True

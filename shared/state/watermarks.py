@@ -14,7 +14,6 @@ Three kinds of rows, next to the dedupe and checkpoint rows of shared/state/stor
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.breakers import CircuitBreaker
-from shared.state.store import ConcurrentUpdate, row_key, table_call, table_client
+from shared.state.store import ConcurrentUpdate, create_table, row_key, table_call, table_client
 from shared.timeutil import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -130,13 +129,9 @@ class ProgressStore:
         self._table.close()
 
     def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
-        from azure.core.exceptions import ResourceExistsError
-
-        with table_call(self.breaker, "create table"), contextlib.suppress(ResourceExistsError):
-            self._table.create_table()
-        self._table_ready = True
+        if not self._table_ready:
+            create_table(self._table, self.breaker)
+            self._table_ready = True
 
     # --- progress rows ----------------------------------------------------------------------------
     def read(self, kind: str, name: str) -> ProgressRow | None:

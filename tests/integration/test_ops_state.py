@@ -20,12 +20,8 @@ JOB = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
-def rows(azurite, table_name):
-    from azure.data.tables import TableServiceClient
-
-    table = TableRows(
-        TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
-    )
+def rows(table_client):
+    table = TableRows(table_client)
     yield table
     table.close()
 
