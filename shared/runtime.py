@@ -411,15 +411,23 @@ class Runtime:
     @cached_property
     def ops_status(self) -> OpsStatus:
         """The dashboard's status. A timer that keeps a progress row is listed here with its row."""
+        from shared.flows import finance_sync, settlements
         from shared.flows.ops_status import OpsStatus, TimerProgress
         from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME
 
+        timers = [
+            TimerProgress("orders_sweep", SWEEP_KIND, SWEEP_NAME),
+            TimerProgress("finance_sync", finance_sync.WATERMARK_KIND, finance_sync.WATERMARK_NAME),
+            TimerProgress(
+                "settlement_reports", settlements.WATERMARK_KIND, settlements.WATERMARK_NAME, "CreatedSince"
+            ),
+        ]
         return OpsStatus(
             stats=self.sync_stats,
             progress=self.progress,
             breakers=self.breakers,
             failures=self.failures,
-            timers=[TimerProgress("orders_sweep", SWEEP_KIND, SWEEP_NAME)],
+            timers=timers,
         )
 
     # --- Service Bus senders ----------------------------------------------------------------------------

@@ -33,11 +33,12 @@ HOURS_SHOWN = 24
 
 @dataclass(frozen=True)
 class TimerProgress:
-    """A timer function and the progress row it keeps."""
+    """A timer function, the progress row it keeps, and the column holding how far it got."""
 
     name: str
     kind: str
     row: str
+    position_column: str = "Position"
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _timer_status(timer: TimerProgress, row: ProgressRow | None) -> TimerStatus:
     fields = row.fields
     updated = fields.get("Updated")
     last_run = as_utc(updated) if isinstance(updated, datetime) else row.updated_at
-    position = fields.get("Position")
+    position = fields.get(timer.position_column)
     position = as_utc(position) if isinstance(position, datetime) else None
     outcome = fields.get("LastOutcome")
     if isinstance(outcome, str) and outcome:

@@ -401,10 +401,11 @@ def test_the_status_shows_orders_synced_their_lag_the_timers_breakers_and_dead_l
     lag = orders["lagSeconds"]
     assert 0 <= lag["p50"] <= lag["p95"] <= lag["max"]
     assert orders["lagSamples"] == 7
-    [timer] = body["timers"]
-    assert timer["name"] == "orders_sweep"
-    assert timer["lastRun"] is not None
-    assert timer["lastOutcome"].startswith("applied up to ")
+    timers = {timer["name"]: timer for timer in body["timers"]}
+    assert set(timers) == {"orders_sweep", "finance_sync", "settlement_reports"}
+    assert timers["orders_sweep"]["lastRun"] is not None
+    assert timers["orders_sweep"]["lastOutcome"].startswith("applied up to ")
+    assert timers["finance_sync"]["lastOutcome"] == "no run recorded yet"
     assert [(b["name"], b["state"]) for b in body["breakers"]] == [
         ("SP-API", "closed"),
         ("Dataverse", "closed"),
