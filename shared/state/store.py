@@ -27,7 +27,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
@@ -161,7 +161,7 @@ class OrderCheckpoint:
     applied: AppliedOrder | None = None  # the last write that reached the CRM
     pending: PendingWrite | None = None
     etag: str | None = None
-    updated_at: datetime | None = None  # when the row last changed (Table Storage's Timestamp), as read
+    updated_at: datetime | None = field(default=None, compare=False)  # Table Storage's Timestamp, as read
 
     @property
     def is_pending(self) -> bool:
