@@ -60,6 +60,8 @@ param storageSkuName string = 'Standard_ZRS'
 //   { kind: 'topic', name: 'inventory-changes', setting: 'INVENTORY_CHANGES_TOPIC', subscriptions: ['listings'] }
 var serviceBusEntities = [
   { kind: 'queue', name: 'amazon-notifications', setting: 'AMAZON_NOTIFICATIONS_QUEUE' }
+  // Resync jobs queued by POST /api/resync, run by the resync function.
+  { kind: 'queue', name: 'resync', setting: 'RESYNC_QUEUE' }
 ]
 
 // Timer functions the "timer not running" alert watches (App Insights request names = function names).
