@@ -170,3 +170,89 @@ def listings_backlog(timer: func.TimerRequest) -> None:
 
     with telemetry.timer_run("listings_backlog"):
         get_runtime().listings_backlog.run()
+
+
+@app.service_bus_queue_trigger(
+    arg_name="messages",
+    queue_name="%RESYNC_QUEUE%",
+    connection="ServiceBusConnection",
+    cardinality="many",
+    auto_complete_messages=False,
+)
+def resync(
+    messages: list[servicebus.ServiceBusReceivedMessage],
+    message_actions: servicebus.ServiceBusMessageActions,
+    context: func.Context,
+) -> None:
+    """Resync jobs queued by POST /api/resync: orders by id (getOrder, then order sync), date ranges (a
+    backfill job); passing trouble reschedules a message, as on the notifications queue."""
+    from functools import partial
+
+    from shared.runtime import get_runtime
+    from shared.servicebus.settlement import run_and_settle
+
+    runtime = get_runtime()
+    flow = partial(runtime.resync_worker.handle, invocation_id=context.invocation_id)
+    run_and_settle(
+        messages, message_actions, flow, rescheduling=runtime.rescheduling(runtime.settings.resync_queue)
+    )
+
+
+# --- operations over HTTP (function keys) ---------------------------------------------------------------
+# Each endpoint's work lives in shared/http (imported on the first call): these only hand the request over
+# as plain values and the answer back.
+@app.route(route="resync", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def resync_start(req: func.HttpRequest) -> func.HttpResponse:
+    """Queue a resync of orders by id or of a date range: 202 with the job id and its status URL."""
+    return _http("resync_start", req)
+
+
+@app.route(route="resync/{jobId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def resync_status(req: func.HttpRequest) -> func.HttpResponse:
+    """A resync job's state and counts."""
+    return _http("resync_status", req)
+
+
+@app.route(route="failures", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def failures_list(req: func.HttpRequest) -> func.HttpResponse:
+    """Dead letters of the app's queues: identifiers, reasons and counts, never a body."""
+    return _http("failures_list", req)
+
+
+@app.route(route="failures/replay", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def failures_replay(req: func.HttpRequest) -> func.HttpResponse:
+    """Replay dead letters by sequence number or reason (or only say which, with dryRun)."""
+    return _http("failures_replay", req)
+
+
+@app.route(route="orders/{amazonOrderId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def order_lookup(req: func.HttpRequest) -> func.HttpResponse:
+    """One order: Amazon's status now, the CRM's sales order, the last sync."""
+    return _http("order_lookup", req)
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Table Storage, Service Bus, Dataverse and Login with Amazon, each checked: 200, or 503 naming the failed."""
+    return _http("health", req)
+
+
+@app.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def ops_status(req: func.HttpRequest) -> func.HttpResponse:
+    """The dashboard's figures: orders synced, sync lag, timers, circuit breakers, dead letters."""
+    return _http("ops_status", req)
+
+
+def _http(endpoint: str, req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http.serve import serve
+
+    answer = serve(
+        endpoint,
+        method=req.method,
+        url=req.url,
+        route_params=req.route_params,
+        query=req.params,
+        headers=req.headers,
+        body=req.get_body(),
+    )
+    return func.HttpResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))

@@ -65,6 +65,8 @@ var serviceBusEntities = [
   { kind: 'queue', name: 'amazon-notifications', setting: 'AMAZON_NOTIFICATIONS_QUEUE' }
   // Dataverse's service endpoint posts RemoteExecutionContext messages here (registered by provisioning).
   { kind: 'queue', name: 'dataverse-events', setting: 'DATAVERSE_EVENTS_QUEUE' }
+  // Resync jobs queued by POST /api/resync, run by the resync function.
+  { kind: 'queue', name: 'resync', setting: 'RESYNC_QUEUE' }
   {
     kind: 'topic'
     name: 'inventory-changes'

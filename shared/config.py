@@ -540,6 +540,37 @@ class Settings(BaseSettings):
         "otherwise the Functions host already forwards them and each would be stored twice.",
     )
 
+    # --- Operations over HTTP (resync, failures, health, status) -------------------------------------
+    resync_queue: str = Field(
+        "resync",
+        validation_alias="RESYNC_QUEUE",
+        description="Service Bus queue of resync jobs (POST /api/resync queues them, the resync function runs "
+        "them); the trigger reads it as %RESYNC_QUEUE%.",
+    )
+    resync_max_orders: int = Field(
+        1000,
+        ge=1,
+        le=5000,
+        validation_alias="RESYNC_MAX_ORDERS",
+        description="Most Amazon order ids one POST /api/resync may name (each costs a getOrder call; larger "
+        "resyncs go by date range).",
+    )
+    resync_max_range_days: float = Field(
+        180.0,
+        gt=0,
+        le=730,
+        validation_alias="RESYNC_MAX_RANGE_DAYS",
+        description="Longest date range one POST /api/resync may name (days); the range is read as a backfill job.",
+    )
+    health_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        validation_alias="HEALTH_TIMEOUT_SECONDS",
+        description="How long GET /api/health waits for its checks (run side by side); a check still running "
+        "then counts as failed.",
+    )
+
     # --- Mapping ------------------------------------------------------------------------------------
     mapping_file: Path | None = Field(
         None,

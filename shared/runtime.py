@@ -29,18 +29,24 @@ if TYPE_CHECKING:
     from shared.dataverse.record_batches import RecordBatches
     from shared.flows.dataverse_events import DataverseEvents
     from shared.flows.exchange_rates import RateKeeper
+    from shared.flows.failures import Failures
     from shared.flows.fba_inventory import FbaInventorySync
     from shared.flows.finance_sync import FinanceSync
+    from shared.flows.health import HealthCheck
     from shared.flows.inventory_publish import InventoryPublisher
     from shared.flows.listing_sender import ListingSender
     from shared.flows.listings_backlog import ListingsBacklog
     from shared.flows.listings_sync import ListingsSync
     from shared.flows.notification_router import NotificationRouter
+    from shared.flows.ops_status import OpsStatus
+    from shared.flows.order_lookup import OrderLookup
     from shared.flows.order_pages import PageApplier
     from shared.flows.order_search import SearchWalk
     from shared.flows.order_sync import OrderSync
     from shared.flows.orders_backfill import OrdersBackfill
     from shared.flows.orders_sweep import OrdersSweep
+    from shared.flows.resync import Resync
+    from shared.flows.resync_worker import ResyncWorker
     from shared.flows.settlements import SettlementSync
     from shared.flows.shipments import ShipmentSync
     from shared.mapping.config import MappingConfig
@@ -48,7 +54,9 @@ if TYPE_CHECKING:
     from shared.rates.ecb import ReferenceRates
     from shared.servicebus.sender import NotificationSender
     from shared.servicebus.settlement import Rescheduling
+    from shared.state.resync_jobs import ResyncJobStore
     from shared.state.store import StateStore
+    from shared.state.sync_stats import SyncStats
     from shared.state.watermarks import ProgressStore
 
 
@@ -133,6 +141,13 @@ class Runtime:
         return ProgressStore.from_settings(self.settings, breaker=self.breakers.table_storage)
 
     @cached_property
+    def sync_stats(self) -> SyncStats:
+        """Orders written per hour and their sync lag (order sync records, the status endpoint reads)."""
+        from shared.state.sync_stats import SyncStats
+
+        return SyncStats.from_settings(self.settings, breaker=self.breakers.table_storage)
+
+    @cached_property
     def order_sync(self) -> OrderSync:
         from shared.dataverse.orders import CrmOrders
         from shared.flows.order_sync import OrderSync
@@ -148,6 +163,7 @@ class Runtime:
             mapping=self.mapping,
             seller_id=self.settings.required("spapi_seller_id", needed_by="order sync")[0],
             application_id=self.settings.spapi_application_id,
+            stats=self.sync_stats,
         )
 
     # --- finance: transactions, settlements, exchange rates --------------------------------------------------
@@ -445,23 +461,137 @@ class Runtime:
             BridgeOptions.from_settings(self.settings),
         )
 
-    def rescheduling(self, queue: str) -> Rescheduling:
-        """How messages of `queue` that met passing trouble are tried again later (one sender per queue)."""
-        from datetime import timedelta
+    # --- operations over HTTP and the resync queue ------------------------------------------------------
+    @cached_property
+    def resync_jobs(self) -> ResyncJobStore:
+        from shared.state.resync_jobs import ResyncJobStore
 
+        return ResyncJobStore.from_settings(self.settings, breaker=self.breakers.table_storage)
+
+    @cached_property
+    def resync(self) -> Resync:
+        """Resync jobs, the asking side (POST/GET /api/resync): records a job, queues its work."""
+        from shared.flows.resync import Resync
+
+        return Resync(
+            jobs=self.resync_jobs,
+            queue=self.sender(self.settings.resync_queue),
+            backfill=self.orders_backfill,
+        )
+
+    @cached_property
+    def resync_worker(self) -> ResyncWorker:
+        """The resync queue's flow: orders by id through getOrder and order sync, ranges as backfill jobs."""
+        from shared.flows.resync_worker import ResyncWorker
+
+        return ResyncWorker(
+            orders=self.orders, sync=self.order_sync, jobs=self.resync_jobs, backfill=self.orders_backfill
+        )
+
+    @cached_property
+    def order_lookup(self) -> OrderLookup:
+        from shared.dataverse.orders import CrmOrders
+        from shared.flows.order_lookup import OrderLookup
+
+        return OrderLookup(
+            orders=self.orders,
+            state=self.state,
+            crm=CrmOrders(self.dataverse),
+            order_id_column=self.mapping.columns.salesorder.order_id,
+        )
+
+    @cached_property
+    def failures(self) -> Failures:
+        """Dead letters of the app's queues; each call opens (and closes) its own Service Bus client."""
+        from shared.flows.failures import Failures
+        from shared.servicebus.deadletters import DeadLetters, app_queues
+
+        settings = self.settings
+        return Failures(
+            lambda limits: DeadLetters.from_settings(settings, limits=limits), app_queues(settings)
+        )
+
+    @cached_property
+    def health(self) -> HealthCheck:
+        """One cheap call per dependency; each probe builds its connector on first use, so a missing setting
+        fails its own check, not the endpoint."""
+        from shared.flows.health import HEALTH_KIND, HEALTH_NAME, HealthCheck
+        from shared.servicebus.probe import peek_queue
+
+        settings = self.settings
+        timeout = settings.health_timeout_seconds
+
+        def table_storage() -> str:
+            self.progress.read(HEALTH_KIND, HEALTH_NAME)
+            return "the state table answered"
+
+        def service_bus() -> str:
+            peek_queue(settings, settings.amazon_notifications_queue, timeout=timeout)
+            return "the notifications queue answered a peek"
+
+        def dataverse() -> str:
+            self.dataverse.who_am_i()
+            return "WhoAmI answered"
+
+        def login_with_amazon() -> str:
+            self.spapi.check_login()
+            return "an access token is at hand"
+
+        return HealthCheck(
+            {
+                "table_storage": table_storage,
+                "service_bus": service_bus,
+                "dataverse": dataverse,
+                "login_with_amazon": login_with_amazon,
+            },
+            timeout=timeout,
+        )
+
+    @cached_property
+    def ops_status(self) -> OpsStatus:
+        """The dashboard's status. A timer that keeps a progress row is listed here with its row."""
+        from shared.flows import finance_sync, settlements
+        from shared.flows.ops_status import OpsStatus, TimerProgress
+        from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME
+
+        timers = [
+            TimerProgress("orders_sweep", SWEEP_KIND, SWEEP_NAME),
+            TimerProgress("finance_sync", finance_sync.WATERMARK_KIND, finance_sync.WATERMARK_NAME),
+            TimerProgress(
+                "settlement_reports", settlements.WATERMARK_KIND, settlements.WATERMARK_NAME, "CreatedSince"
+            ),
+        ]
+        return OpsStatus(
+            stats=self.sync_stats,
+            progress=self.progress,
+            breakers=self.breakers,
+            failures=self.failures,
+            timers=timers,
+        )
+
+    # --- Service Bus senders ----------------------------------------------------------------------------
+    def sender(self, queue: str) -> NotificationSender:
+        """The process's sender to `queue` (opened on first send; the sandbox hands in its own for a queue)."""
         from shared.servicebus.sender import ServiceBusQueueSender
-        from shared.servicebus.settlement import Rescheduling, RetrySchedule
 
         with self._senders_lock:
             if queue not in self._senders:
                 self._senders[queue] = ServiceBusQueueSender.from_settings(self.settings, queue)
+            return self._senders[queue]
+
+    def rescheduling(self, queue: str) -> Rescheduling:
+        """How messages of `queue` that met passing trouble are tried again later (one sender per queue)."""
+        from datetime import timedelta
+
+        from shared.servicebus.settlement import Rescheduling, RetrySchedule
+
         settings = self.settings
         schedule = RetrySchedule(
             settings.retry_base_seconds,
             settings.retry_max_delay_seconds,
             timedelta(hours=settings.retry_max_age_hours),
         )
-        return Rescheduling(self._senders[queue], schedule)
+        return Rescheduling(self.sender(queue), schedule)
 
     def close(self) -> None:
         names = (
@@ -470,6 +600,8 @@ class Runtime:
             "dataverse",
             "state",
             "progress",
+            "sync_stats",
+            "resync_jobs",
             "bridge",
             "exchange_rates",
             "state_table",

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.sandbox_support",
     "tests.telemetry_support",
     "tests.crm_support",
+    "tests.ops_support",
     "pytester",
 ]  # pytester: tests of the test support itself
 
@@ -54,14 +55,18 @@ def table_name() -> str:
 
 
 @pytest.fixture
-def state_store(azurite, table_name):
-    """A StateStore on a fresh Azurite table."""
+def table_client(azurite, table_name):
+    """A client of a fresh Azurite table (created by whoever uses it first)."""
     from azure.data.tables import TableServiceClient
 
+    return TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
+
+
+@pytest.fixture
+def state_store(table_client):
+    """A StateStore on a fresh Azurite table."""
     from shared.state.store import StateStore
 
-    store = StateStore(
-        TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
-    )
+    store = StateStore(table_client)
     yield store
     store.close()

@@ -4,9 +4,11 @@ put where a test wants it, flows built on the sandbox runtime with test options,
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sandbox.amazon_samples import OrderFactory, SampleOrder
 from sandbox.harness import Sandbox
@@ -16,7 +18,7 @@ from shared.flows.order_search import SearchWalk
 from shared.flows.orders_sweep import SWEEP_KIND, SWEEP_NAME, OrdersSweep, SweepOptions
 from shared.runtime import Runtime
 from shared.state.watermarks import Watermark
-from tests.sandbox_support import crm_lines, crm_orders
+from tests.sandbox_support import crm_orders
 
 US = "ATVPDKIKX0DER"
 STATE = {"SHIPPED": (3, 100001), "CANCELLED": (2, 4), "UNSHIPPED": (1, 3), "PENDING": (0, 2)}
@@ -98,12 +100,15 @@ def assert_landed_once(sandbox: Sandbox, finals: dict[str, SampleOrder]) -> Land
     """Every order once (crm_orders raises on a second salesorder), in its final state, with all its lines."""
     orders = crm_orders(sandbox)
     assert set(orders) == set(finals)
+    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)  # one pass: 1,000 orders stay fast
+    for line in sandbox.dataverse.records("salesorderdetails"):
+        by_order[line["new_amazonorderid"]].append(line)
     lines = 0
     for order_id, final in finals.items():
         assert (orders[order_id]["statecode"], orders[order_id]["statuscode"]) == STATE[final.status], (
             order_id
         )
-        found = crm_lines(sandbox, order_id)
+        found = by_order[order_id]
         assert sorted(line["new_amazonsellersku"] for line in found) == sorted(
             item.product.seller_sku for item in final.items
         )

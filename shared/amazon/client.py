@@ -171,6 +171,11 @@ class SpApiSession:
                 attempt, policy=self.retry, retryable=_retry_worthy, sleep=self._sleep, on_retry=on_retry
             )
 
+    def check_login(self) -> None:
+        """Have a Login with Amazon access token for the seller (the library keeps one for ~53 minutes, so
+        this asks Login with Amazon at most that often); raises SpApiAuthError or SpApiTransientError."""
+        _ = self.client(ORDERS_2026).auth
+
     def _count(self, operation: str) -> None:
         with self._calls_lock:
             self.calls[operation] += 1

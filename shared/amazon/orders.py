@@ -22,6 +22,9 @@ from shared.model.order import Order
 # Search results lag about two minutes, and Amazon refuses a `lastUpdatedBefore` later than now - 2 min.
 SEARCH_LAG = timedelta(minutes=2)
 SEARCH_PAGE_SIZE = 100  # the maximum Amazon allows
+# Amazon order ids are three groups of digits, 3-7-7 (113-1234567-1234567); an id from outside (an HTTP
+# request) that does not look like one is refused before it costs a getOrder call.
+ORDER_ID_PATTERN = r"^[0-9]{3}-[0-9]{7}-[0-9]{7}$"
 
 
 def _iso(moment: datetime) -> str:  # Amazon wants second precision

@@ -119,6 +119,12 @@ class DataverseClient:
         response = self._send(method, path, body=body, headers=headers, idempotent=idempotent, what=what)
         return Answer(response.status_code, response.headers, response.json() if response.content else None)
 
+    def who_am_i(self) -> str:
+        """The calling user's id (WhoAmI): the cheapest request that proves the token and the org answer."""
+        answer = self.request("GET", "WhoAmI", idempotent=True, what="whoami")
+        body = answer.body if isinstance(answer.body, dict) else {}
+        return str(body.get("UserId", ""))
+
     def batch(
         self, items: Sequence[BatchItem], *, idempotent: bool, continue_on_error: bool = False
     ) -> list[BatchResponseItem]:

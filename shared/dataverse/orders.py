@@ -6,7 +6,7 @@ this module does the talking, and `changesets` builds the requests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.dataverse import odata
@@ -73,6 +73,20 @@ class CrmOrders:
             order_result(plan, crm, responses[index] if index < len(responses) else None, final_state)
             for index, ((plan, crm), (_, final_state)) in enumerate(zip(orders, built, strict=True))
         ]
+
+    def salesorder(
+        self, key: Mapping[str, str], *, salesorder_id: str | None = None
+    ) -> tuple[str, CrmState] | None:
+        """The sales order's GUID and state, read by its GUID when known, otherwise by its alternate key;
+        None when Dataverse has no such order."""
+        select = ("salesorderid", "statecode", "statuscode")
+        if salesorder_id is not None:
+            row = self._client.get("salesorders", salesorder_id, select=select)
+        else:
+            row = self._find(RecordWrite("salesorders", key, {}), select=select)
+        if row is None:
+            return None
+        return str(row["salesorderid"]), CrmState(int(row["statecode"]), int(row["statuscode"]))
 
     def _find(self, record: RecordWrite, *, select: Sequence[str]) -> dict[str, Any] | None:
         if addressable(record):

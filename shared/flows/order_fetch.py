@@ -60,10 +60,16 @@ class OrderFetcher:
             for request in requests
             if request.order_id not in result.orders and request.order_id not in result.errors
         ]
-        if remaining:
-            with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(remaining))) as pool:
-                answers = list(pool.map(self._get_order, remaining))
-            for order_id, answer in zip(remaining, answers, strict=True):
+        self.get_orders(remaining, result)
+        return result
+
+    def get_orders(self, order_ids: Sequence[str], result: FetchResult | None = None) -> FetchResult:
+        """getOrder for each id, several side by side under the shared token bucket (resync uses this too)."""
+        result = result if result is not None else FetchResult()
+        if order_ids:
+            with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(order_ids))) as pool:
+                answers = list(pool.map(self._get_order, order_ids))
+            for order_id, answer in zip(order_ids, answers, strict=True):
                 if isinstance(answer, SyncError):
                     result.errors[order_id] = answer
                 else:

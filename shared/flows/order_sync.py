@@ -52,6 +52,7 @@ from shared.model.applied import AppliedOrder, OrderVersion
 from shared.model.crm import CrmState, OrderWritePlan
 from shared.model.order import NOTIFICATION_STATUSES, Order
 from shared.state.store import NotificationRef, OrderCheckpoint, StateStore
+from shared.state.sync_stats import SyncSample, SyncStats
 from shared.telemetry.orders import OrderTrace, record_orders
 from shared.timeutil import utc_now
 
@@ -189,10 +190,13 @@ class OrderSync:
         mapping: MappingConfig,
         seller_id: str,
         application_id: str | None = None,
+        stats: SyncStats | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._fetcher = OrderFetcher(orders, clock=clock)
+        self._clock = clock
+        self._stats = stats  # orders written per hour and their sync lag, for the status endpoint
         self._claims = ClaimDesk(state, clock=clock, sleep=sleep)
         self._writer = writer
         self._catalog = catalog
@@ -506,6 +510,8 @@ class OrderSync:
         except SyncError as exc:
             outcomes.update((item.announced.order_id, exc) for item, _ in written)
             return
+        written_at = self._clock()
+        samples = []
         for item, result in written:
             committed = results[item.announced.order_id]
             if isinstance(committed, SyncError):
@@ -517,6 +523,9 @@ class OrderSync:
                 outcomes[item.announced.order_id] = Done.CLOSED_IN_CRM
             else:
                 outcomes[item.announced.order_id] = Done.WRITTEN
+                samples.append(SyncSample(written_at, item.plan.amazon_updated))
+        if self._stats is not None:
+            self._stats.record(samples)  # best effort: it never raises
 
     def _give_up_claim(self, item: _Claimed, error: SyncError) -> None:
         """After a failed write this invocation is done with the order. A permanent failure will not be

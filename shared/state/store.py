@@ -27,7 +27,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
@@ -95,6 +95,14 @@ def table_call(breaker: CircuitBreaker, what: str) -> Iterator[None]:
             ) from None
 
 
+def create_table(table: TableClient, breaker: CircuitBreaker) -> None:
+    """Create the state table unless it exists: one call behind the Table Storage breaker."""
+    from azure.core.exceptions import ResourceExistsError
+
+    with table_call(breaker, "create table"), contextlib.suppress(ResourceExistsError):
+        table.create_table()
+
+
 # Azure limits PartitionKey and RowKey to 1 KiB each (Azurite does not check). A longer id (a hostile
 # NotificationId, say) is stored under its hash: still one row per id, so it still dedupes.
 MAX_READABLE_KEY = 255
@@ -153,6 +161,7 @@ class OrderCheckpoint:
     applied: AppliedOrder | None = None  # the last write that reached the CRM
     pending: PendingWrite | None = None
     etag: str | None = None
+    updated_at: datetime | None = field(default=None, compare=False)  # Table Storage's Timestamp, as read
 
     @property
     def is_pending(self) -> bool:
@@ -419,8 +428,15 @@ def _entity(checkpoint: OrderCheckpoint) -> dict[str, Any]:
 
 
 def _checkpoint(order_id: str, entity: Any) -> OrderCheckpoint:
-    etag = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
-    return OrderCheckpoint(order_id, _applied(entity), _pending(entity), etag)
+    metadata = entity.metadata if hasattr(entity, "metadata") else {}
+    changed = metadata.get("timestamp")
+    return OrderCheckpoint(
+        order_id,
+        _applied(entity),
+        _pending(entity),
+        metadata.get("etag"),
+        as_utc(changed) if isinstance(changed, datetime) else None,
+    )
 
 
 def _applied(entity: Any) -> AppliedOrder | None:

@@ -14,7 +14,6 @@ Three kinds of rows, next to the dedupe and checkpoint rows of shared/state/stor
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.breakers import CircuitBreaker
-from shared.state.store import ConcurrentUpdate, row_key, table_call, table_client
+from shared.state.store import ConcurrentUpdate, create_table, row_key, table_call, table_client
 from shared.timeutil import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ class ProgressRow:
     name: str
     fields: Mapping[str, Scalar] = field(default_factory=dict)
     etag: str | None = None  # None: not stored yet (saving creates it)
+    updated_at: datetime | None = field(default=None, compare=False)  # Table Storage's Timestamp, as read
 
     def with_fields(self, **changes: Scalar | None) -> ProgressRow:
         """A copy with these columns set (None removes a column)."""
@@ -129,13 +129,9 @@ class ProgressStore:
         self._table.close()
 
     def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
-        from azure.core.exceptions import ResourceExistsError
-
-        with table_call(self.breaker, "create table"), contextlib.suppress(ResourceExistsError):
-            self._table.create_table()
-        self._table_ready = True
+        if not self._table_ready:
+            create_table(self._table, self.breaker)
+            self._table_ready = True
 
     # --- progress rows ----------------------------------------------------------------------------
     def read(self, kind: str, name: str) -> ProgressRow | None:
@@ -241,10 +237,17 @@ def _failure_partition(kind: str) -> str:
 
 
 def _progress_row(kind: str, entity: Any) -> ProgressRow:
-    etag = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
+    metadata = entity.metadata if hasattr(entity, "metadata") else {}
+    changed = metadata.get("timestamp")
     fields = {
         key: as_utc(value) if isinstance(value, datetime) else value
         for key, value in entity.items()
         if key not in _RESERVED and key != "Name"
     }
-    return ProgressRow(kind, str(entity.get("Name") or entity["RowKey"]), fields, etag)
+    return ProgressRow(
+        kind,
+        str(entity.get("Name") or entity["RowKey"]),
+        fields,
+        metadata.get("etag"),
+        as_utc(changed) if isinstance(changed, datetime) else None,
+    )

@@ -9,6 +9,7 @@ terminals, tickets and HTTP answers.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from azure.servicebus import AutoLockRenewer
 
 NO_REASON = "(none)"  # how a dead letter without a reason shows in summaries and is selected by --reason
+# A sender whose body is no Amazon notification (the resync queue) names the order here, so a listing can.
+AMAZON_ORDER_ID_PROPERTY = "amazon_order_id"
+_ORDER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 REPLAY_COUNT = "replay.count"  # 1 for the first replay of a notification, 2 when a replayed copy is replayed
 MAX_SHOWN_ID = 200  # Service Bus message ids have at most 128 characters; escapes can make them longer
 
@@ -121,9 +125,13 @@ def describe(message: Any) -> DeadLetter:
         enqueued_time=message.enqueued_time_utc,
         notification_id=facts.notification_id,
         notification_type=facts.notification_type,
-        amazon_order_id=facts.amazon_order_id,
+        amazon_order_id=facts.amazon_order_id or _order_id(properties.get(AMAZON_ORDER_ID_PROPERTY)),
         replay_count=count_property(properties.get(REPLAY_COUNT)),
     )
+
+
+def _order_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _ORDER_ID.fullmatch(value) else None
 
 
 def _shown(value: object, limit: int) -> str | None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def app_queues(settings: Settings) -> tuple[str, ...]:
     """The Service Bus queues this app reads (the ones whose dead letters are ours)."""
-    return (settings.amazon_notifications_queue,)
+    return (settings.amazon_notifications_queue, settings.resync_queue)
 
 
 class DeadLetters:
