@@ -64,6 +64,14 @@ class ProductDirectory:
             self._price_lists[price_list_id] = (found, self._clock() + self._ttl)
         return found
 
+    def price_list_of_item(self, price_list_id: str, currency_id: str | None) -> PriceListRef | None:
+        """A price list item's price list, in the item's currency (its own, else the list's); None when the
+        price list is gone (the item goes with it)."""
+        found = self.price_list(price_list_id)
+        if found is None or currency_id is None:
+            return found
+        return PriceListRef(found.name, self.currency_code(currency_id))
+
     def currency_code(self, currency_id: str) -> str | None:
         with self._lock:
             if self._currencies is None or self._currencies[1] <= self._clock():

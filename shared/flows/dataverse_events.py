@@ -132,12 +132,13 @@ class DataverseEvents:
             raise ProductWithoutSku(
                 f"product {product.id} of price list item {event.record_id} has no productnumber (the seller SKU)"
             )
-        found = self._directory.price_list(price_list.id)
+        currency = as_reference(event.value("transactioncurrencyid"))
+        found = self._directory.price_list_of_item(price_list.id, currency.id if currency else None)
         if found is None:
             return []  # the price list is gone; the item goes with it
-        currency = as_reference(event.value("transactioncurrencyid"))
-        code = self._directory.currency_code(currency.id) if currency else found.currency
-        return price_changes(event, sku, found.name, code or "", self._mapping, self._marketplace_ids)
+        return price_changes(
+            event, sku, found.name, found.currency or "", self._mapping, self._marketplace_ids
+        )
 
     def _apply_listings(
         self, items: list[tuple[InboundMessage, ListingChange]], owner: str, report: BatchReport

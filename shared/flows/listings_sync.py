@@ -214,6 +214,9 @@ class ListingsSync:
 def _verdict(before: ListingState, after: ListingState, change: ListingChange) -> Result | None:
     """A message's result when its change needs no send from this delivery; None when it waits for the plan
     (sent now, carried by the message with the duty, or left to the instance sending the listing)."""
+    if change.resync_of is not None:
+        # A resync waits for a send answered after it asked, even of a value Amazon was sent before.
+        return _answered(after, change) if after.resync_answered(change.resync_of) else None
     if not after.covers(change):
         return None
     if not before.covers(change):
@@ -222,11 +225,14 @@ def _verdict(before: ListingState, after: ListingState, change: ListingChange) -
     assert sent is not None
     if sent.version != change.version:
         return Done.STALE
+    return _answered(after, change)
+
+
+def _answered(after: ListingState, change: ListingChange) -> Result:
+    """The result of a change Amazon answered for (a redelivery, or the message that waited for the backlog)."""
     if after.rejected == NOT_LISTED:
         return Done.NOT_LISTED
-    if (
-        after.rejected
-    ):  # this very change was refused (a redelivery, or the message that waited for the backlog)
+    if after.rejected:  # this very change was refused
         return ListingRejected(
             f"Amazon refused the listing update of SKU {change.key.sku} in {change.key.marketplace_id}: "
             f"{after.rejected}"

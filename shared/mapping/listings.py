@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 
 from shared.errors import PermanentError
 from shared.mapping.config import MappingConfig
-from shared.model.crm_events import CrmEvent, as_decimal, as_text
+from shared.model.crm_events import CrmEvent, VersionStamp, as_decimal, as_text
 from shared.model.listings import Field, ListingChange, ListingKey, Price
 
 PRICE_COLUMN = "amount"  # productpricelevel.amount
@@ -45,13 +46,19 @@ def stock_changes(
     event: CrmEvent, mapping: MappingConfig, marketplaces: Sequence[str]
 ) -> list[ListingChange]:
     """The merchant quantity a product change asks for, per marketplace (none when the stock is empty)."""
-    sku = sku_of(event, mapping)
     stock = as_decimal(event.value(mapping.columns.product.quantity))
+    return quantity_changes(sku_of(event, mapping), stock, event.version, marketplaces)
+
+
+def quantity_changes(
+    sku: str, stock: Decimal | None, version: VersionStamp, marketplaces: Sequence[str]
+) -> list[ListingChange]:
+    """The merchant quantity a product's stock on hand asks for, per marketplace (an event's or a resync's)."""
     if stock is None:
         return []
     quantity = max(0, math.floor(stock))
     return [
-        ListingChange(ListingKey(sku, marketplace), Field.QUANTITY, quantity, event.version)
+        ListingChange(ListingKey(sku, marketplace), Field.QUANTITY, quantity, version)
         for marketplace in marketplaces
     ]
 
@@ -65,8 +72,22 @@ def price_changes(
     marketplaces: Sequence[str],
 ) -> list[ListingChange]:
     """The offer price a price list item change asks for, per marketplace of its price list."""
-    targets = [m for m in mapping.listings.marketplaces_of(price_list) if m in marketplaces]
     amount = as_decimal(event.value(PRICE_COLUMN))
+    return offer_changes(sku, amount, price_list, currency, event.version, mapping, marketplaces)
+
+
+def offer_changes(
+    sku: str,
+    amount: Decimal | None,
+    price_list: str,
+    currency: str,
+    version: VersionStamp,
+    mapping: MappingConfig,
+    marketplaces: Sequence[str],
+) -> list[ListingChange]:
+    """The offer price a price list item's amount asks for, per marketplace of its price list (an event's or a
+    resync's)."""
+    targets = [m for m in mapping.listings.marketplaces_of(price_list) if m in marketplaces]
     if not targets or amount is None:
         return []
     selling = {mapping.marketplaces[m].currency for m in targets}
@@ -76,4 +97,4 @@ def price_changes(
             f"{', '.join(sorted(selling))}: no marketplace takes this price"
         )
     price = Price(amount, currency)
-    return [ListingChange(ListingKey(sku, m), Field.PRICE, price, event.version) for m in targets]
+    return [ListingChange(ListingKey(sku, m), Field.PRICE, price, version) for m in targets]

@@ -6,6 +6,13 @@ Amazon accepted (or refused), which answers the questions every delivery asks:
 - is this change older than what we already want or sent? (events arrive twice and out of order)
 - is there anything to send? (a change back to the value last sent costs no call)
 - who sends it? (a flush claim, or a message waiting for the coalescing window, or the backlog's feed)
+
+A resync (POST /api/resync by SKU) asks for the listing's values to be sent again even when they equal the ones
+last sent: Amazon may have drifted (a seller edited it in Seller Central), and the state row only knows what
+Amazon accepted, not what it shows now. Re-sending costs the one patch a read of Amazon would cost anyway, so the
+resync does not read Amazon first. The ask is remembered in the row (`resync_asked`) so the coalescing window,
+another instance's claim or the backlog's feed carry it like any pending value, and the resync's moment is kept
+once Amazon answered (`resynced`) so a resync message delivered again does not ask twice.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ class ListingChange:
     field: Field
     value: int | Price
     version: VersionStamp
+    resync_of: datetime | None = None  # a resync's change: when the resync was asked (see the module's doc)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class ListingState:
     feed_id: str | None = None  # the JSON_LISTINGS_FEED carrying the backlog's values
     feed_message_id: int | None = None  # this listing's messageId in that feed
     last_sent_at: datetime | None = None
+    resync_asked: datetime | None = None  # a resync wants the values sent even if equal to those last sent
+    resynced: datetime | None = None  # the newest resync whose values Amazon answered
+    sending_resync: datetime | None = None  # the resync the claim's submission answers
     etag: str | None = None
 
     # --- what is wanted -------------------------------------------------------------------------------
@@ -96,14 +107,25 @@ class ListingState:
         return self.sent_quantity if field is Field.QUANTITY else self.sent_price
 
     def want(self, change: ListingChange) -> ListingState:
-        """The state wanting `change`'s value, unless a newer value is wanted or was sent already."""
+        """The state wanting `change`'s value, unless a newer value is wanted or was sent already. A resync's
+        change also asks for the newest value to be sent again (a newer CRM value still wins: it is the one sent)."""
+        state = self if change.resync_of is None else self.asked_to_resend(change.resync_of)
         if self.is_older(change):
-            return self
+            return state
         if change.field is Field.QUANTITY:
             assert isinstance(change.value, int)
-            return replace(self, want_quantity=Stamped(change.value, change.version))
+            return replace(state, want_quantity=Stamped(change.value, change.version))
         assert isinstance(change.value, Price)
-        return replace(self, want_price=Stamped(change.value, change.version))
+        return replace(state, want_price=Stamped(change.value, change.version))
+
+    def asked_to_resend(self, asked: datetime) -> ListingState:
+        """A resync asked at `asked` wants the values sent again, unless Amazon answered for it already."""
+        if self.resync_answered(asked) or (self.resync_asked is not None and self.resync_asked >= asked):
+            return self
+        return replace(self, resync_asked=asked)
+
+    def resync_answered(self, asked: datetime) -> bool:
+        return self.resynced is not None and self.resynced >= asked
 
     def is_older(self, change: ListingChange) -> bool:
         """An event that arrives after a newer one of the same field never overwrites it."""
@@ -117,13 +139,16 @@ class ListingState:
 
     # --- what is to send --------------------------------------------------------------------------------
     def pending(self) -> tuple[Field, ...]:
-        """Fields whose wanted value is newer than the one sent and differs from it."""
+        """Fields whose wanted value is newer than the one sent and differs from it; while a resync asks,
+        every field with a value."""
         fields = []
         for field in Field:
             want, sent = self.wanted(field), self.sent(field)
-            if want is not None and (
+            changed = want is not None and (
                 sent is None or (want.version > sent.version and want.value != sent.value)
-            ):
+            )
+            resent = self.resync_asked is not None and (want is not None or sent is not None)
+            if changed or resent:
                 fields.append(field)
         return tuple(fields)
 
@@ -146,8 +171,8 @@ class ListingState:
         """Amazon answered for `value` (accepted, or refused with `rejected` issues): it is sent either way,
         so the same value is not sent again; a newer wanted value is."""
         current = self.sent(field)
-        if current is not None and not value.version.newer_than(current.version):
-            return self
+        if current is not None and value.version < current.version:
+            return self  # the same version again (a resync) records Amazon's newer answer about it
         if field is Field.QUANTITY:
             assert isinstance(value.value, int)
             # A refused quantity never reached the listing: there is nothing to publish about it.
@@ -168,8 +193,11 @@ class ListingState:
         return replace(
             self,
             claim=FlushClaim(owner, now),
-            sending_quantity=self.want_quantity if Field.QUANTITY in pending else None,
-            sending_price=self.want_price if Field.PRICE in pending else None,
+            sending_quantity=_newest(self.want_quantity, self.sent_quantity)
+            if Field.QUANTITY in pending
+            else None,
+            sending_price=_newest(self.want_price, self.sent_price) if Field.PRICE in pending else None,
+            sending_resync=self.resync_asked,
             duty_until=None,
         )
 
@@ -182,13 +210,28 @@ class ListingState:
             state = state.mark_sent(Field.QUANTITY, self.sending_quantity, rejected=rejected)
         if self.sending_price is not None:
             state = state.mark_sent(Field.PRICE, self.sending_price, rejected=rejected)
-        return replace(state, claim=None, sending_quantity=None, sending_price=None, last_sent_at=now)
+        if (
+            self.sending_resync is not None
+        ):  # a resync asked after the claim was made still waits for its send
+            still_asked = (
+                self.resync_asked if self.resync_asked and self.resync_asked > self.sending_resync else None
+            )
+            resynced = max(self.sending_resync, self.resynced or self.sending_resync)
+            state = replace(state, resync_asked=still_asked, resynced=resynced)
+        return replace(
+            state,
+            claim=None,
+            sending_quantity=None,
+            sending_price=None,
+            sending_resync=None,
+            last_sent_at=now,
+        )
 
     def released(self, owner: str) -> ListingState:
         """The claim's submission failed before Amazon decided: nothing was sent, someone tries again."""
         if self.claim is None or self.claim.owner != owner:
             return self
-        return replace(self, claim=None, sending_quantity=None, sending_price=None)
+        return replace(self, claim=None, sending_quantity=None, sending_price=None, sending_resync=None)
 
     # --- who sends it -------------------------------------------------------------------------------------
     def claimed_by_other(self, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -198,3 +241,10 @@ class ListingState:
         """A sent quantity not yet published to the inventory-changes topic (published after Amazon took it)."""
         sent = self.sent_quantity
         return sent if sent is not None and sent.version.newer_than(self.published) else None
+
+
+def _newest(want: Stamped[T] | None, sent: Stamped[T] | None) -> Stamped[T] | None:
+    """The newest value the CRM asked for: the wanted one, or the one sent if a resync re-sends it."""
+    if want is None or (sent is not None and sent.version > want.version):
+        return sent
+    return want

@@ -81,6 +81,9 @@ def _entity(state: ListingState) -> dict[str, Any]:
         "FeedId": state.feed_id,
         "FeedMessageId": state.feed_message_id,
         "LastSentAt": state.last_sent_at,
+        "ResyncAsked": state.resync_asked,
+        "Resynced": state.resynced,
+        "SendingResync": state.sending_resync,
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
     return entity
@@ -108,6 +111,9 @@ def _state(key: ListingKey, entity: Any) -> ListingState:
         feed_id=entity.get("FeedId"),
         feed_message_id=entity.get("FeedMessageId"),
         last_sent_at=_time(entity.get("LastSentAt")),
+        resync_asked=_time(entity.get("ResyncAsked")),
+        resynced=_time(entity.get("Resynced")),
+        sending_resync=_time(entity.get("SendingResync")),
         etag=etag_of(entity),
     )
 

@@ -88,3 +88,19 @@ def test_a_claim_is_someone_elses_only_while_its_lease_lasts() -> None:
     assert claimed.claimed_by_other("b", T0 + timedelta(seconds=30), lease)
     assert not claimed.claimed_by_other("a", T0, lease)
     assert not claimed.claimed_by_other("b", T0 + timedelta(minutes=3), lease)
+
+
+def test_a_resync_asked_while_a_send_is_under_way_waits_for_the_next_send() -> None:
+    """The claim's answer settles only the resync it carried; one asked after the claim stays pending."""
+    sent = ListingState(KEY).want(quantity(5, 1)).claimed("a", T0).answered("a", T0, rejected=None)
+    first = replace(quantity(5, 1), resync_of=T0 + timedelta(seconds=10))
+    claimed = sent.want(first).claimed("a", T0)
+    assert claimed.sending_quantity == Stamped(5, stamp(1))  # the same value, sent again
+    later = replace(quantity(5, 1), resync_of=T0 + timedelta(seconds=20))
+    answered = claimed.want(later).answered("a", T0, rejected=None)
+    assert answered.resync_answered(T0 + timedelta(seconds=10))
+    assert not answered.resync_answered(T0 + timedelta(seconds=20))
+    assert answered.pending() == (Field.QUANTITY,)
+    again = answered.claimed("a", T0).answered("a", T0, rejected=None)
+    assert again.pending() == ()
+    assert again.want(later) == again  # a redelivered resync message asks nothing more

@@ -260,3 +260,52 @@ def test_stock_and_price_of_one_listing_in_one_batch_share_one_patch(sync, amazo
     run(sync, stock, (message, price))
     assert len(amazon.patches) == 1
     assert amazon.patches[0][1:] == (5, Price(Decimal("9.99"), "USD"))
+
+
+# --- a resync (POST /api/resync by SKU) -----------------------------------------------------------------------
+def resync_change(value: int, second: int, asked_second: int) -> tuple[InboundMessage, ListingChange]:
+    message = InboundMessage(f"r-{value}-{second}-{asked_second}", b"{}")
+    version = VersionStamp(T0 + timedelta(seconds=second))
+    return message, ListingChange(KEY, Field.QUANTITY, value, version, T0 + timedelta(seconds=asked_second))
+
+
+def test_a_resync_sends_the_value_again_even_when_amazon_was_sent_it_before(sync, amazon, clock) -> None:
+    """Amazon may have drifted: the resync costs one patch of the same value; its redelivery costs none."""
+    run(sync, change(5, 1))
+    clock.advance(10)
+    message, item = resync_change(5, 1, asked_second=10)
+    assert run(sync, (message, item)) == {message: Done.SENT}
+    assert [patch[1] for patch in amazon.patches] == [5, 5]
+    clock.advance(10)
+    assert run(sync, (message, item)) == {message: Done.COVERED}
+    assert len(amazon.patches) == 2
+
+
+def test_a_resync_never_overwrites_a_newer_crm_value(sync, amazon, clock) -> None:
+    """The resync read 5 (version 1); the CRM's 9 (version 20) is newer: the resync re-sends 9, not 5."""
+    run(sync, change(9, 20))
+    clock.advance(10)
+    message, item = resync_change(5, 1, asked_second=25)
+    assert run(sync, (message, item)) == {message: Done.SENT}
+    assert [patch[1] for patch in amazon.patches] == [9, 9]
+
+
+def test_a_resync_within_the_window_waits_and_the_duty_sends_it(sync, amazon, clock) -> None:
+    """Right after a send the resync waits for the window like any change, then is sent."""
+    run(sync, change(5, 1))
+    clock.advance(1)
+    message, item = resync_change(5, 1, asked_second=1)
+    assert isinstance(run(sync, (message, item))[message], Wait)
+    clock.advance(3)
+    assert run(sync, (message, item)) == {message: Done.SENT}
+    assert [patch[1] for patch in amazon.patches] == [5, 5]
+
+
+def test_a_resync_refused_by_amazon_fails_with_its_issues(sync, amazon, clock) -> None:
+    run(sync, change(5, 1))
+    clock.advance(10)
+    amazon.answer = "INVALID"
+    message, item = resync_change(5, 1, asked_second=10)
+    result = run(sync, (message, item))[message]
+    assert isinstance(result, ListingRejected)
+    assert "4000001" in str(result)
