@@ -185,7 +185,8 @@ def resync(
     context: func.Context,
 ) -> None:
     """Resync jobs queued by POST /api/resync: orders by id (getOrder, then order sync), date ranges (a
-    backfill job); passing trouble reschedules a message, as on the notifications queue."""
+    backfill job), SKUs (the CRM's stock and prices through listings sync); passing trouble reschedules a
+    message, as on the notifications queue."""
     from functools import partial
 
     from shared.runtime import get_runtime
@@ -203,7 +204,8 @@ def resync(
 # as plain values and the answer back.
 @app.route(route="resync", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def resync_start(req: func.HttpRequest) -> func.HttpResponse:
-    """Queue a resync of orders by id or of a date range: 202 with the job id and its status URL."""
+    """Queue a resync of orders by id, of a date range or of listings by SKU: 202 with the job id and its
+    status URL."""
     return _http("resync_start", req)
 
 

@@ -555,6 +555,14 @@ class Settings(BaseSettings):
         description="Most Amazon order ids one POST /api/resync may name (each costs a getOrder call; larger "
         "resyncs go by date range).",
     )
+    resync_max_skus: int = Field(
+        500,
+        ge=1,
+        le=1000,  # 1,000 SKUs of 40 characters fit the 64 KB a request body may have
+        validation_alias="RESYNC_MAX_SKUS",
+        description="Most SKUs one POST /api/resync may name (each costs two Dataverse reads and a listings patch "
+        "per marketplace, paced by the Listings usage plan; the backlog timer takes the rest as feeds).",
+    )
     resync_max_range_days: float = Field(
         180.0,
         gt=0,

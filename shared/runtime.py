@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shared.dataverse.catalog import CrmCatalog
     from shared.dataverse.client import DataverseClient
     from shared.dataverse.finance import CrmFinance
+    from shared.dataverse.products import ProductDirectory
     from shared.dataverse.record_batches import RecordBatches
     from shared.flows.dataverse_events import DataverseEvents
     from shared.flows.exchange_rates import RateKeeper
@@ -420,15 +421,21 @@ class Runtime:
         )
 
     @cached_property
+    def product_directory(self) -> ProductDirectory:
+        """SKUs of products, price lists' names and currencies: cached for the events and listings resyncs."""
+        from shared.dataverse.products import ProductDirectory
+
+        return ProductDirectory(self.dataverse, sku_column=self.mapping.columns.product.sku)
+
+    @cached_property
     def dataverse_events(self) -> DataverseEvents:
         """The Dataverse events queue's flow: stock and price to listings, shipments to confirmShipment."""
-        from shared.dataverse.products import ProductDirectory
         from shared.flows.dataverse_events import DataverseEvents
 
         return DataverseEvents(
             listings=self.listings_sync,
             shipments=self.shipment_sync,
-            directory=ProductDirectory(self.dataverse, sku_column=self.mapping.columns.product.sku),
+            directory=self.product_directory,
             mapping=self.mapping,
             marketplace_ids=self.settings.spapi_marketplace_ids,
             integration_user=self.integration_user_id,
@@ -481,11 +488,29 @@ class Runtime:
 
     @cached_property
     def resync_worker(self) -> ResyncWorker:
-        """The resync queue's flow: orders by id through getOrder and order sync, ranges as backfill jobs."""
+        """The resync queue's flow: orders by id through getOrder and order sync, ranges as backfill jobs, SKUs'
+        CRM stock and prices through listings sync."""
+        from shared.dataverse.listing_values import ListingValuesReader
+        from shared.flows.listings_resync import ListingsResync
         from shared.flows.resync_worker import ResyncWorker
 
+        columns = self.mapping.columns.product
+        listings = ListingsResync(
+            listings=self.listings_sync,
+            reader=ListingValuesReader(
+                self.dataverse, sku_column=columns.sku, quantity_column=columns.quantity
+            ),
+            directory=self.product_directory,
+            mapping=self.mapping,
+            marketplace_ids=self.settings.spapi_marketplace_ids,
+            jobs=self.resync_jobs,
+        )
         return ResyncWorker(
-            orders=self.orders, sync=self.order_sync, jobs=self.resync_jobs, backfill=self.orders_backfill
+            orders=self.orders,
+            sync=self.order_sync,
+            jobs=self.resync_jobs,
+            backfill=self.orders_backfill,
+            listings=listings,
         )
 
     @cached_property

@@ -27,6 +27,9 @@ LISTINGS_2021 = SpApi(
     "sp_api.api.listings_items.listings_items_2021_08_01", "ListingsItemsV20210801", "2021-08-01"
 )
 MERCHANT_CHANNEL = "DEFAULT"  # Amazon's fulfillment_channel_code for merchant-fulfilled stock
+# A seller SKU as an operator may name one: Amazon allows up to 40 characters; we take printable ASCII without
+# leading or trailing spaces (what a spreadsheet or a shell can carry unchanged into a URL, a filter, a log).
+SELLER_SKU_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,38}[\x21-\x7e])?$"
 
 SubmissionStatus = Literal["ACCEPTED", "INVALID", "VALID"]
 

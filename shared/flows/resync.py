@@ -1,9 +1,10 @@
-"""Resync jobs, the asking side: a job names Amazon orders or a date range; it is recorded in the state table,
-its work is queued on the resync queue (the resync function does it, never the request), and its status is
-read back from what the work recorded.
+"""Resync jobs, the asking side: a job names Amazon orders, a date range, or SKUs whose listings should show
+the CRM's stock and prices again; it is recorded in the state table, its work is queued on the resync queue
+(the resync function does it, never the request), and its status is read back from what the work recorded.
 
-    start_orders(ids) / start_range(start, end) -> job row, messages on the queue -> ResyncStatus (queued)
-    status(job id) -> ResyncStatus: order-id jobs count their orders' outcome rows; range jobs read the
+    start_orders(ids) / start_range(start, end) / start_skus(skus)
+        -> job row, messages on the queue -> ResyncStatus (queued)
+    status(job id) -> ResyncStatus: order-id and SKU jobs count their items' outcome rows; range jobs read the
                       backfill job of the same id (which the resync function starts and the sweep continues)
 """
 
@@ -19,21 +20,22 @@ from enum import StrEnum
 from shared.errors import TransientError
 from shared.flows.backfill_job import BackfillJob, JobStatus
 from shared.flows.orders_backfill import OrdersBackfill
-from shared.flows.resync_messages import order_message, range_message
+from shared.flows.resync_messages import order_message, range_message, sku_message
 from shared.servicebus.sender import NotificationSender, OutgoingMessage
-from shared.state.resync_jobs import OrderOutcome, ResyncJobRecord, ResyncJobStore
+from shared.state.resync_jobs import ItemOutcome, ResyncJobRecord, ResyncJobStore
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_SECONDS = 30.0  # 1,000 order messages are a handful of batches
-SHOWN_FAILURES = 20  # failed orders named in a status; the counts cover them all
+SHOWN_FAILURES = 20  # failed orders or SKUs named in a status; the counts cover them all
 APPLIED_COUNTS = ("written", "stale", "unchanged", "closed_in_crm")  # a backfill's orders the CRM now holds
 
 
 class ResyncKind(StrEnum):
     ORDERS = "orders"
     RANGE = "range"
+    LISTINGS = "listings"  # by SKU: the CRM's stock and prices sent to Amazon's listings again
 
 
 class JobState(StrEnum):
@@ -50,8 +52,8 @@ class ResyncQueueUnavailable(TransientError):
 
 
 @dataclass(frozen=True)
-class FailedOrder:
-    order_id: str
+class FailedItem:
+    item: str  # the Amazon order id, or the SKU
     reason: str
 
 
@@ -60,12 +62,12 @@ class ResyncStatus:
     job_id: str
     kind: str
     state: JobState
-    queued: int  # order-id jobs: the orders named; range jobs: the orders found so far
+    queued: int  # order-id and SKU jobs: the orders or SKUs named; range jobs: the orders found so far
     applied: int
     failed: int
     created_at: datetime
     updated_at: datetime
-    failures: tuple[FailedOrder, ...] = ()  # the first SHOWN_FAILURES
+    failures: tuple[FailedItem, ...] = ()  # the first SHOWN_FAILURES
     note: str | None = None  # why the job failed, or where a range job stands
 
 
@@ -98,13 +100,20 @@ class Resync:
         )
         return self._start(job, [range_message(job.job_id, start, end)])
 
+    def start_skus(self, skus: Sequence[str]) -> ResyncStatus:
+        """One message per SKU (a repeated SKU once): each SKU's listings are sent, retried or failed on their own.
+        The job's moment travels with them: a listing answered after it needs no second send for this job."""
+        unique = list(dict.fromkeys(skus))
+        job = ResyncJobRecord(self._new_job_id(), ResyncKind.LISTINGS, len(unique), self._clock())
+        return self._start(job, [sku_message(job.job_id, sku, job.created_at) for sku in unique])
+
     def status(self, job_id: str) -> ResyncStatus | None:
         job = self._jobs.read(job_id)
         if job is None:
             return None
         if job.kind == ResyncKind.RANGE:
             return _range_status(job, self._backfill.job(job_id))
-        return _orders_status(job, self._jobs.outcomes(job_id))
+        return _items_status(job, self._jobs.outcomes(job_id))
 
     def _start(self, job: ResyncJobRecord, messages: list[OutgoingMessage]) -> ResyncStatus:
         self._jobs.create(job)
@@ -116,10 +125,10 @@ class Resync:
             self._jobs.mark_failed(job.job_id, note, at=self._clock())
             raise ResyncQueueUnavailable(f"resync job {job.job_id}: {note}", retry_after=30.0)
         log.info("Resync job %s queued: %s, %d messages", job.job_id, job.kind, len(messages))
-        return _orders_status(job, []) if job.kind == ResyncKind.ORDERS else _range_status(job, None)
+        return _range_status(job, None) if job.kind == ResyncKind.RANGE else _items_status(job, [])
 
 
-def _orders_status(job: ResyncJobRecord, outcomes: Sequence[OrderOutcome]) -> ResyncStatus:
+def _items_status(job: ResyncJobRecord, outcomes: Sequence[ItemOutcome]) -> ResyncStatus:
     applied = sum(1 for outcome in outcomes if outcome.applied)
     failed = [outcome for outcome in outcomes if not outcome.applied]
     finished = applied + len(failed)
@@ -142,7 +151,7 @@ def _orders_status(job: ResyncJobRecord, outcomes: Sequence[OrderOutcome]) -> Re
         len(failed),
         job.created_at,
         updated,
-        tuple(FailedOrder(outcome.order_id, outcome.detail) for outcome in failed[:SHOWN_FAILURES]),
+        tuple(FailedItem(outcome.item, outcome.detail) for outcome in failed[:SHOWN_FAILURES]),
         job.failure,
     )
 

@@ -1,8 +1,8 @@
-"""What travels on the resync queue: one message per order of an order-id job (so each order is retried,
-rescheduled or failed on its own), and one message per date-range job.
+"""What travels on the resync queue: one message per order of an order-id job and one per SKU of a listings job
+(so each is retried, rescheduled or failed on its own), and one message per date-range job.
 
-Message ids are derived from the job and the order (`resync:<job>:<order>`), so a send repeated after a lost
-acknowledgement is dropped by duplicate detection. Order messages also carry the order id as an application
+Message ids are derived from the job and the order or SKU (`resync:<job>:<order or sku>`; a job has one kind),
+so a send repeated after a lost acknowledgement is dropped by duplicate detection. Order messages also carry the order id as an application
 property: dead-letter listings read identifiers from there when the body is no Amazon notification.
 """
 
@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from shared.amazon.listings import SELLER_SKU_PATTERN
 from shared.amazon.orders import ORDER_ID_PATTERN
 from shared.errors import PermanentError
 from shared.servicebus.deadletters.listing import AMAZON_ORDER_ID_PROPERTY
@@ -46,8 +47,16 @@ class RangeResync(_Message):
     end: AwareDatetime = Field(alias="to")
 
 
-ResyncMessage = Annotated[OrderResync | RangeResync, Field(discriminator="kind")]
-_READER: TypeAdapter[OrderResync | RangeResync] = TypeAdapter(ResyncMessage)
+class SkuResync(_Message):
+    """Send the CRM's current stock and prices of one SKU to its listings again (`askedAt`: the job's moment)."""
+
+    kind: Literal["sku"] = "sku"
+    sku: str = Field(pattern=SELLER_SKU_PATTERN)
+    asked_at: AwareDatetime = Field(alias="askedAt")
+
+
+ResyncMessage = Annotated[OrderResync | RangeResync | SkuResync, Field(discriminator="kind")]
+_READER: TypeAdapter[OrderResync | RangeResync | SkuResync] = TypeAdapter(ResyncMessage)
 
 
 def order_message(job_id: str, order_id: str) -> OutgoingMessage:
@@ -68,7 +77,16 @@ def range_message(job_id: str, start: datetime, end: datetime) -> OutgoingMessag
     )
 
 
-def read_message(body: bytes) -> OrderResync | RangeResync:
+def sku_message(job_id: str, sku: str, asked_at: datetime) -> OutgoingMessage:
+    body = {"kind": "sku", "jobId": job_id, "sku": sku, "askedAt": iso_z(asked_at)}
+    return OutgoingMessage(
+        body=json.dumps(body).encode(),
+        message_id=f"resync:{job_id}:{sku}",
+        application_properties={JOB_ID_PROPERTY: job_id},
+    )
+
+
+def read_message(body: bytes) -> OrderResync | RangeResync | SkuResync:
     """The message's job, or MalformedResyncMessage naming the first problem (never the body itself)."""
     if len(body) > MAX_MESSAGE_BYTES:
         raise MalformedResyncMessage(f"message body has {len(body)} bytes; the limit is {MAX_MESSAGE_BYTES}")

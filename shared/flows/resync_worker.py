@@ -11,11 +11,14 @@
   resync of many orders never starves the notifications of live orders. The rest of a batch waits.
 - A range message: the backfill of the range as a job of the same id (one step here; the sweep timer
   continues it within its time budget).
+- A SKU message: the CRM's current stock and prices sent to the SKU's listings again (listings_resync.py), its
+  outcome recorded in its job like an order's.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from datetime import datetime
 from shared.amazon.orders import OrdersApi
 from shared.errors import SyncError
 from shared.flows.backfill_job import BackfillRange
+from shared.flows.listings_resync import ListingsResync
 from shared.flows.order_fetch import OrderFetcher
 from shared.flows.order_sync import Done, OrderSync, Outcome, UnexpectedFailure
 from shared.flows.orders_backfill import GET_ORDER_RESERVE, OrdersBackfill
@@ -31,11 +35,12 @@ from shared.flows.resync_messages import (
     MalformedResyncMessage,
     OrderResync,
     RangeResync,
+    SkuResync,
     read_message,
 )
 from shared.messaging import InboundMessage, Settlement
 from shared.resilience import RateLimited
-from shared.state.resync_jobs import OrderOutcome, ResyncJobStore
+from shared.state.resync_jobs import ItemOutcome, ResyncJobStore
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -55,9 +60,11 @@ class ResyncWorker:
         sync: OrderSync,
         jobs: ResyncJobStore,
         backfill: OrdersBackfill,
+        listings: ListingsResync,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._orders = orders
+        self._listings = listings
         self._fetcher = OrderFetcher(orders, clock=clock)
         self._sync = sync
         self._jobs = jobs
@@ -67,6 +74,7 @@ class ResyncWorker:
     def handle(self, messages: Sequence[InboundMessage], *, invocation_id: str | None = None) -> ResyncReport:
         report = ResyncReport()
         wanted: list[tuple[InboundMessage, OrderResync]] = []
+        skus: list[tuple[InboundMessage, SkuResync]] = []
         for message in messages:
             try:
                 job = read_message(message.body)
@@ -77,10 +85,16 @@ class ResyncWorker:
                 continue
             if isinstance(job, RangeResync):
                 self._run_range(message, job, report)
+            elif isinstance(job, SkuResync):
+                skus.append((message, job))
             else:
                 wanted.append((message, job))
         if wanted:
             self._run_orders(wanted, report, invocation_id)
+        if skus:
+            settlements, counts = self._listings.run(skus, owner=invocation_id or uuid.uuid4().hex)
+            report.settlements += settlements
+            report.counts.update(counts)
         log.info("Resync: %s", ", ".join(f"{name}={count}" for name, count in sorted(report.counts.items())))
         return report
 
@@ -117,13 +131,13 @@ class ResyncWorker:
     ) -> dict[str, SyncError]:
         """Write the finished orders' outcomes into their jobs; the jobs whose rows could not be written."""
         now = self._clock()
-        by_job: dict[str, dict[str, OrderOutcome]] = defaultdict(dict)
+        by_job: dict[str, dict[str, ItemOutcome]] = defaultdict(dict)
         for _, job in wanted:
             outcome = outcomes[job.amazon_order_id]
             if _finished(outcome):
                 applied = isinstance(outcome, Done)
                 detail = outcome.value if isinstance(outcome, Done) else outcome.reason
-                by_job[job.job_id][job.amazon_order_id] = OrderOutcome(
+                by_job[job.job_id][job.amazon_order_id] = ItemOutcome(
                     job.amazon_order_id, applied, detail, now
                 )
         unrecorded: dict[str, SyncError] = {}

@@ -24,10 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from shared.amazon.listings import SELLER_SKU_PATTERN
 from shared.amazon.orders import ORDER_ID_PATTERN, SEARCH_LAG
 from shared.flows.resync_messages import JOB_ID_PATTERN
 
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
+_SELLER_SKU = re.compile(SELLER_SKU_PATTERN)
 _REASON = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")  # dead-letter reasons are printable codes
 MAX_SEQUENCE_NUMBERS = 1000
 
@@ -35,6 +37,14 @@ MAX_SEQUENCE_NUMBERS = 1000
 def _order_id(value: str) -> str:
     if not _ORDER_ID.fullmatch(value):
         raise ValueError("an Amazon order id has the form 113-1234567-1234567")
+    return value
+
+
+def _seller_sku(value: str) -> str:
+    if not _SELLER_SKU.fullmatch(value):
+        raise ValueError(
+            "a seller SKU has 1 to 40 printable ASCII characters, without leading or trailing spaces"
+        )
     return value
 
 
@@ -46,6 +56,7 @@ def _iso_text(value: Any) -> Any:
 
 
 AmazonOrderId = Annotated[str, Field(strict=True), AfterValidator(_order_id)]
+SellerSku = Annotated[str, Field(strict=True), AfterValidator(_seller_sku)]
 IsoMoment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
@@ -59,14 +70,13 @@ def _setting(info: ValidationInfo, name: str) -> Any:
 
 # --- POST /api/resync ------------------------------------------------------------------------------------
 class ResyncBody(_Strict):
-    """Exactly one kind of resync: `amazonOrderIds`, or a range `from` .. `to` (ISO 8601 with an offset).
-
-    A listings resync by `skus` joins as one more optional member and one more kind in `kind`.
-    """
+    """Exactly one kind of resync: `amazonOrderIds`, a range `from` .. `to` (ISO 8601 with an offset), or
+    `skus` (the CRM's current stock and prices sent to those SKUs' Amazon listings again)."""
 
     amazon_order_ids: list[AmazonOrderId] | None = Field(None, alias="amazonOrderIds", min_length=1)
     start: IsoMoment | None = Field(None, alias="from")
     end: IsoMoment | None = Field(None, alias="to")
+    skus: list[SellerSku] | None = Field(None, min_length=1)
 
     @field_validator("amazon_order_ids")
     @classmethod
@@ -76,11 +86,20 @@ class ResyncBody(_Strict):
             raise ValueError(f"at most {most} order ids per resync (RESYNC_MAX_ORDERS); resync by date range")
         return value
 
+    @field_validator("skus")
+    @classmethod
+    def _bounded_skus(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        most = _setting(info, "max_skus")
+        if value is not None and len(value) > most:
+            raise ValueError(f"at most {most} SKUs per resync (RESYNC_MAX_SKUS); split the list")
+        return value
+
     @model_validator(mode="after")
     def _one_kind(self, info: ValidationInfo) -> ResyncBody:
         ranged = self.start is not None or self.end is not None
-        if (self.amazon_order_ids is not None) == ranged:
-            raise ValueError("give either amazonOrderIds, or from and to")
+        kinds = (self.amazon_order_ids is not None) + ranged + (self.skus is not None)
+        if kinds != 1:
+            raise ValueError("give exactly one of amazonOrderIds, from and to, or skus")
         if ranged:
             self._check_range(_setting(info, "now"), _setting(info, "max_range"))
         return self

@@ -24,7 +24,8 @@ Handler = Callable[[Request, "Runtime"], Response]
 
 
 def resync_start(request: Request, runtime: Runtime) -> Response:
-    """POST /api/resync: queue a resync of orders by id or of a date range; 202 with where to follow it."""
+    """POST /api/resync: queue a resync of orders by id, of a date range, or of listings by SKU; 202 with where
+    to follow it."""
     parse_query(NoQuery, request)
     settings = runtime.settings
     body = parse_body(
@@ -32,12 +33,15 @@ def resync_start(request: Request, runtime: Runtime) -> Response:
         request,
         context={
             "max_orders": settings.resync_max_orders,
+            "max_skus": settings.resync_max_skus,
             "max_range": timedelta(days=settings.resync_max_range_days),
             "now": utc_now(),
         },
     )
     if body.amazon_order_ids is not None:
         status = runtime.resync.start_orders(body.amazon_order_ids)
+    elif body.skus is not None:
+        status = runtime.resync.start_skus(body.skus)
     else:
         status = runtime.resync.start_range(*body.date_range)
     status_url = request.link(f"{request.path.rstrip('/')}/{status.job_id}")

@@ -14,7 +14,7 @@ from shared.flows.failures import QueueFailures
 from shared.flows.health import HealthReport
 from shared.flows.ops_status import OpsSnapshot
 from shared.flows.order_lookup import OrderView
-from shared.flows.resync import ResyncStatus
+from shared.flows.resync import FailedItem, ResyncKind, ResyncStatus
 from shared.sanitize import public_text
 from shared.servicebus.deadletters import DeadLetter, ReplayReport
 from shared.timeutil import iso_z
@@ -43,9 +43,16 @@ def resync_status(status: ResyncStatus) -> dict[str, Any]:
         "failed": status.failed,
         "createdAt": moment(status.created_at),
         "updatedAt": moment(status.updated_at),
-        "failures": [{"amazonOrderId": item.order_id, "reason": item.reason} for item in status.failures],
+        "failures": [_failure(status.kind, item) for item in status.failures],
         "note": None if status.note is None else public_text(status.note, 500),
     }
+
+
+def _failure(kind: str, item: FailedItem) -> dict[str, Any]:
+    """A failed order names its order id; a failed SKU its SKU and why (Amazon's issues, made safe)."""
+    if kind == ResyncKind.LISTINGS:
+        return {"sku": item.item, "reason": public_text(item.reason, 500)}
+    return {"amazonOrderId": item.item, "reason": item.reason}
 
 
 def dead_letter(letter: DeadLetter) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 - partition `j-resync`: one row per job: its kind, how many orders it queued, its date range, when it was
   created and last changed, and why it failed as a whole (nothing could be queued, say);
-- partition `r-<job id>`: one row per order of a job that names order ids, with its outcome (applied, or
-  failed and why), upserted by the resync function. A message delivered twice writes the same row again, so
+- partition `r-<job id>`: one row per order of a job that names order ids (or per SKU of a listings job), with
+  its outcome (applied, or failed and why), upserted by the resync function. A message delivered twice writes the same row again, so
   the counts a status shows are exact, and no two instances ever contend for one counter.
 
 A job that reads a date range keeps its progress in the backfill job of the same id instead
@@ -32,8 +32,8 @@ MAX_NOTE = 1000
 @dataclass(frozen=True)
 class ResyncJobRecord:
     job_id: str
-    kind: str  # "orders", "range" (and whatever kinds join later, e.g. listings by SKU)
-    queued: int  # orders queued (order-id jobs); 0 for a range, whose orders are found as it is read
+    kind: str  # "orders", "range", "listings" (by SKU)
+    queued: int  # orders or SKUs queued; 0 for a range, whose orders are found as it is read
     created_at: datetime
     updated_at: datetime | None = None
     range_start: datetime | None = None
@@ -42,10 +42,12 @@ class ResyncJobRecord:
 
 
 @dataclass(frozen=True)
-class OrderOutcome:
-    order_id: str
-    applied: bool  # the CRM holds Amazon's current version (written now, or already)
-    detail: str  # "written", "stale", "unchanged", "closed_in_crm", or the failure's reason
+class ItemOutcome:
+    """How one order of an order-id job, or one SKU of a listings job, ended."""
+
+    item: str  # the Amazon order id, or the SKU
+    applied: bool  # orders: the CRM holds Amazon's current version; SKUs: Amazon answered the CRM's values
+    detail: str  # "written", "stale", "unchanged", "closed_in_crm", "sent", ..., or the failure's reason
     at: datetime
 
 
@@ -77,13 +79,13 @@ class ResyncJobStore:
             }
         )
 
-    def record_outcomes(self, job_id: str, outcomes: Sequence[OrderOutcome]) -> None:
+    def record_outcomes(self, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
         self._rows.upsert_all(
             [
                 {
                     "PartitionKey": _outcome_partition(job_id),
-                    "RowKey": row_key(outcome.order_id),
-                    "OrderId": outcome.order_id,
+                    "RowKey": row_key(outcome.item),
+                    "Item": outcome.item,
                     "Applied": outcome.applied,
                     "Detail": outcome.detail[:MAX_NOTE],
                     "At": outcome.at,
@@ -92,11 +94,11 @@ class ResyncJobStore:
             ]
         )
 
-    def outcomes(self, job_id: str) -> list[OrderOutcome]:
+    def outcomes(self, job_id: str) -> list[ItemOutcome]:
         entities = self._rows.query("PartitionKey eq @pk", {"pk": _outcome_partition(job_id)})
         return [
-            OrderOutcome(
-                str(entity["OrderId"]),
+            ItemOutcome(
+                str(entity.get("Item") or entity["OrderId"]),  # OrderId: rows written before listings jobs
                 bool(entity.get("Applied")),
                 str(entity.get("Detail", "")),
                 as_utc(entity["At"]),

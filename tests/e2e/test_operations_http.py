@@ -75,7 +75,8 @@ def synced_orders(ops: Ops, factory: OrderFactory, count: int) -> list[SampleOrd
         ({"from": 1767225600, "to": "2026-01-02T00:00:00Z"}, "/from"),
         ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, ""),
         ({"from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, ""),
-        ({"skus": ["SKU-1"]}, "/skus"),
+        ({"skus": ["SKU-1"], "amazonOrderIds": ["113-1234567-1234567"]}, ""),
+        ({"skus": ["SKU-1", " padded "]}, "/skus/1"),
         ([["113-1234567-1234567"]], ""),
     ],
     ids=[
@@ -90,7 +91,8 @@ def synced_orders(ops: Ops, factory: OrderFactory, count: int) -> list[SampleOrd
         "epoch number",
         "to before from",
         "range longer than RESYNC_MAX_RANGE_DAYS",
-        "listings resync not here yet",
+        "skus and order ids",
+        "SKU with spaces around it",
         "not an object",
     ],
 )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.state.resync_jobs import OrderOutcome, ResyncJobRecord, ResyncJobStore
+from shared.state.resync_jobs import ItemOutcome, ResyncJobRecord, ResyncJobStore
 from shared.state.sync_stats import SyncSample, SyncStats
 from shared.state.table_rows import TableRows
 
@@ -52,11 +52,9 @@ def test_a_job_and_its_outcomes_round_trip_and_a_repeated_outcome_counts_once(ro
     failure note is merged into the job without losing its other columns."""
     jobs = ResyncJobStore(rows)
     jobs.create(ResyncJobRecord(JOB, "orders", 2, NOON))
-    first = OrderOutcome("113-1234567-1234567", True, "written", NOON)
+    first = ItemOutcome("113-1234567-1234567", True, "written", NOON)
     jobs.record_outcomes(JOB, [first])
-    jobs.record_outcomes(
-        JOB, [first, OrderOutcome("113-7654321-7654321", False, "AmazonOrderNotFound", NOON)]
-    )
+    jobs.record_outcomes(JOB, [first, ItemOutcome("113-7654321-7654321", False, "AmazonOrderNotFound", NOON)])
     jobs.mark_failed(JOB, "1 of 2 messages queued", at=NOON + timedelta(minutes=1))
 
     job = jobs.read(JOB)
@@ -68,7 +66,7 @@ def test_a_job_and_its_outcomes_round_trip_and_a_repeated_outcome_counts_once(ro
         "1 of 2 messages queued",
     )
     assert job.updated_at == NOON + timedelta(minutes=1)
-    assert sorted((o.order_id, o.applied, o.detail) for o in jobs.outcomes(JOB)) == [
+    assert sorted((o.item, o.applied, o.detail) for o in jobs.outcomes(JOB)) == [
         ("113-1234567-1234567", True, "written"),
         ("113-7654321-7654321", False, "AmazonOrderNotFound"),
     ]

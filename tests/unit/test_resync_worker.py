@@ -14,13 +14,14 @@ from shared.amazon.errors import SpApiTransientError
 from shared.amazon.orders import OrdersApi
 from shared.errors import PermanentError, SyncError
 from shared.flows.backfill_job import BackfillJob, BackfillRange, JobStatus
+from shared.flows.listings_resync import ListingsResync
 from shared.flows.orders_backfill import OrdersBackfill
 from shared.flows.resync import JobState, Resync
 from shared.flows.resync_messages import order_message, range_message
 from shared.flows.resync_worker import ResyncReport, ResyncWorker
 from shared.messaging import InboundMessage
 from shared.servicebus.sender import NotificationSender, OutgoingMessage, SendResult, ServiceBusSendFailed
-from shared.state.resync_jobs import OrderOutcome, ResyncJobRecord, ResyncJobStore
+from shared.state.resync_jobs import ItemOutcome, ResyncJobRecord, ResyncJobStore
 from shared.state.store import StateUnavailable
 from shared.state.watermarks import ProgressRow
 from tests.builders import amazon_order
@@ -35,7 +36,7 @@ class MemoryJobs:
     """ResyncJobStore in memory; `down` makes recording fail like an unreachable Table Storage."""
 
     jobs: dict[str, ResyncJobRecord] = field(default_factory=dict)
-    rows: dict[str, dict[str, OrderOutcome]] = field(default_factory=dict)
+    rows: dict[str, dict[str, ItemOutcome]] = field(default_factory=dict)
     down: bool = False
 
     def create(self, job: ResyncJobRecord) -> None:
@@ -50,12 +51,12 @@ class MemoryJobs:
             job.job_id, job.kind, job.queued, job.created_at, at, failure=failure
         )
 
-    def record_outcomes(self, job_id: str, outcomes: Sequence[OrderOutcome]) -> None:
+    def record_outcomes(self, job_id: str, outcomes: Sequence[ItemOutcome]) -> None:
         if self.down:
             raise StateUnavailable("Table Storage down")
-        self.rows.setdefault(job_id, {}).update((outcome.order_id, outcome) for outcome in outcomes)
+        self.rows.setdefault(job_id, {}).update((outcome.item, outcome) for outcome in outcomes)
 
-    def outcomes(self, job_id: str) -> list[OrderOutcome]:
+    def outcomes(self, job_id: str) -> list[ItemOutcome]:
         return list(self.rows.get(job_id, {}).values())
 
 
@@ -88,6 +89,7 @@ class WorkerRig:
     orders: Rig = field(default_factory=Rig)
     jobs: MemoryJobs = field(default_factory=MemoryJobs)
     backfill: FakeBackfill = field(default_factory=FakeBackfill)
+    listings: ListingsResync | None = None  # SKU messages (test_listings_resync.py); orders need none
 
     def worker(self) -> ResyncWorker:
         return ResyncWorker(
@@ -95,6 +97,7 @@ class WorkerRig:
             sync=self.orders.sync(),
             jobs=cast(ResyncJobStore, self.jobs),
             backfill=cast(OrdersBackfill, self.backfill),
+            listings=cast(ListingsResync, self.listings),
             clock=lambda: NOW,
         )
 
@@ -127,7 +130,7 @@ def test_an_order_is_fetched_written_and_recorded_as_applied_in_its_job(rig: Wor
     assert rig.orders.amazon.get_order_calls == [ORDER_ID]
     assert len(rig.orders.crm.written) == 1
     [outcome] = rig.jobs.outcomes(JOB)
-    assert (outcome.order_id, outcome.applied, outcome.detail) == (ORDER_ID, True, "written")
+    assert (outcome.item, outcome.applied, outcome.detail) == (ORDER_ID, True, "written")
 
 
 def test_an_order_already_in_sync_writes_nothing_and_still_counts_as_applied(rig: WorkerRig) -> None:
@@ -246,7 +249,7 @@ def test_a_job_is_queued_one_message_per_distinct_order_and_reads_queued_running
     done = resync.status(started.job_id)
     assert done is not None
     assert (done.state, done.applied, done.failed) == (JobState.DONE, 1, 1)
-    assert [(item.order_id, item.reason) for item in done.failures] == [(OTHER_ORDER, "AmazonOrderNotFound")]
+    assert [(item.item, item.reason) for item in done.failures] == [(OTHER_ORDER, "AmazonOrderNotFound")]
 
 
 def test_a_job_service_bus_refuses_is_recorded_failed_and_the_request_told(rig: WorkerRig) -> None:
