@@ -141,6 +141,17 @@ def running_ops(azurite: Azurite) -> Iterator[Ops]:
                 yield Ops(sandbox, bus, http)
 
 
+def seed_listings(sandbox: Sandbox) -> None:
+    """The Dynamics -> Amazon catalog on the operations sandbox: a price list per marketplace and the CRM user
+    (no events are delivered: nothing reaches the app but what a test sends), and the sample listings on Amazon."""
+    from sandbox.crm_catalog import seed_crm_catalog
+    from sandbox.dataverse_seed import SAMPLE_STOCK_ON_HAND
+    from sandbox.harness import MARKETPLACE_IDS
+
+    seed_crm_catalog(sandbox.dataverse)
+    sandbox.spapi.listings.seed_catalog(MARKETPLACE_IDS, quantity=int(SAMPLE_STOCK_ON_HAND))
+
+
 @pytest.fixture
 def ops(azurite: Azurite) -> Iterator[Ops]:
     with running_ops(azurite) as running:
