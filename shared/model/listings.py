@@ -119,10 +119,11 @@ class ListingState:
         return replace(state, want_price=Stamped(change.value, change.version))
 
     def asked_to_resend(self, asked: datetime) -> ListingState:
-        """A resync asked at `asked` wants the values sent again, unless Amazon answered for it already."""
+        """A resync asked at `asked` wants the values sent again, unless Amazon answered for it already. An
+        operator asking may just have created the listing: a 404 believed for the hour is asked again."""
         if self.resync_answered(asked) or (self.resync_asked is not None and self.resync_asked >= asked):
             return self
-        return replace(self, resync_asked=asked)
+        return replace(self, resync_asked=asked, not_listed_until=None)
 
     def resync_answered(self, asked: datetime) -> bool:
         return self.resynced is not None and self.resynced >= asked

@@ -19,7 +19,7 @@ from shared.flows.listings_resync import ListingsResync
 from shared.flows.listings_sync import ListingsOptions, ListingsSync
 from shared.flows.orders_backfill import OrdersBackfill
 from shared.flows.resync import JobState, Resync
-from shared.flows.resync_messages import sku_message
+from shared.flows.resync_messages import MalformedResyncMessage, SkuResync, read_message, sku_message
 from shared.mapping.config import ListingsMapping, load_mapping
 from shared.messaging import InboundMessage
 from shared.model.crm_events import VersionStamp
@@ -233,3 +233,24 @@ def test_right_after_a_send_the_resync_waits_for_the_window_then_sends(rig: SkuR
     assert rig.handle(SKU) == [("complete", None)]
     assert rig.outcomes() == {SKU: (True, "sent")}
     assert len(rig.amazon.patches) == 2
+
+
+def test_a_sku_message_reads_back_and_a_forged_sku_is_malformed() -> None:
+    message = sku_message(JOB, "HB BOTTLE 750", ASKED)
+    job = read_message(message.body)
+    assert isinstance(job, SkuResync)
+    assert (job.job_id, job.sku, job.asked_at) == (JOB, "HB BOTTLE 750", ASKED)
+    forged = message.body.replace(b"HB BOTTLE 750", b"HB\\nBOTTLE")
+    with pytest.raises(MalformedResyncMessage, match="sku"):
+        read_message(forged)
+
+
+def test_a_sku_believed_unlisted_is_asked_about_again_by_a_resync(rig: SkuRig) -> None:
+    """A 404 is believed for an hour for events; an operator's resync asks Amazon again (it may be new)."""
+    listed = rig.amazon.product_type
+    rig.amazon.product_type = lambda key: None  # type: ignore[method-assign]
+    rig.handle(SKU)
+    rig.amazon.product_type = listed  # type: ignore[method-assign]
+    rig.now += timedelta(minutes=1)
+    rig.handle(SKU, asked=ASKED + timedelta(minutes=1))
+    assert rig.outcomes()[SKU] == (True, "sent")
