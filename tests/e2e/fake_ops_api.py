@@ -23,6 +23,7 @@ class FakeOps:
     keys_seen: set[str | None] = field(default_factory=set)  # x-functions-key of every API call
     status_url: str | None = None  # what POST resync answers as statusUrl (None: this app's URL)
     polls_until_done: int = 2
+    job_failures: list[dict[str, Any]] = field(default_factory=list)  # what a finished job reports as failed
     _polls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -115,15 +116,20 @@ class FakeOps:
     def job(self, req: func.HttpRequest) -> tuple[int, Any]:
         self._polls += 1
         done = self._polls >= self.polls_until_done
-        queued = len(self.resyncs[-1].get("amazonOrderIds", [])) or 10
+        body = self.resyncs[-1]
+        queued = len(body.get("amazonOrderIds") or body.get("skus") or []) or 10
+        failures = self.job_failures if done else []
         return 200, {
             "jobId": req.route_params["jobId"],
-            "state": "succeeded" if done else "running",
+            "kind": "listings" if "skus" in body else "orders" if "amazonOrderIds" in body else "range",
+            "state": "done" if done else "running",
             "queued": queued,
-            "applied": queued if done else 1,
-            "failed": 0,
+            "applied": queued - len(failures) if done else 1,
+            "failed": len(failures),
             "createdAt": "2026-11-27T12:00:00Z",
             "updatedAt": "2026-11-27T12:00:05Z",
+            "failures": failures,
+            "note": None,
         }
 
     def _by_reason(self) -> dict[str, int]:

@@ -108,10 +108,48 @@ def test_a_resync_of_order_ids_shows_the_jobs_progress_until_it_is_done(page: An
     )
     page.find_element(By.ID, "resync-submit").click()
 
-    wait_for(page, lambda d: "succeeded" in text_of(d, "resync-message"), what="the job done")
+    wait_for(page, lambda d: text_of(d, "resync-message").endswith(": done"), what="the job done")
     assert ops.resyncs == [{"amazonOrderIds": ["113-1111111-1111111", "113-2222222-2222222"]}]
     assert text_of(page, "resync-counts") == "2 applied, 0 failed of 2 queued"
     assert page.find_element(By.ID, "resync-progress").get_attribute("value") == "2"
+
+
+def test_a_resync_of_skus_sends_the_trimmed_list_and_shows_progress_and_each_failed_skus_reason(
+    page: Any, ops: FakeOps
+) -> None:
+    """SKUs typed one per line or with commas are sent trimmed (a space inside a SKU is kept, empty lines are
+    not SKUs); the job's counts are shown while it runs, and once done each failed SKU with its reason, a
+    reason quoting Amazon as text that never runs."""
+    ops.polls_until_done = 3
+    ops.job_failures = [{"sku": "SKU 3", "reason": f"UnknownSku: Amazon said {HOSTILE}"}]
+    page.find_element(By.CSS_SELECTOR, 'input[name="mode"][value="skus"]').click()
+    assert not page.find_element(By.ID, "order-ids").is_displayed()
+    page.find_element(By.ID, "skus").send_keys("  SKU-1 \n\nSKU-2, SKU 3 ,\n  \n")
+    page.find_element(By.ID, "resync-submit").click()
+
+    wait_for(page, lambda d: text_of(d, "resync-message").endswith(": running"), what="the job running")
+    assert ops.resyncs == [{"skus": ["SKU-1", "SKU-2", "SKU 3"]}]
+    assert text_of(page, "resync-counts") == "1 applied, 0 failed of 3 queued"
+    assert not page.find_element(By.ID, "resync-failures").is_displayed()
+    wait_for(page, lambda d: text_of(d, "resync-message").endswith(": done"), what="the job done")
+    assert text_of(page, "resync-counts") == "2 applied, 1 failed of 3 queued"
+    assert page.find_element(By.ID, "resync-progress").get_attribute("value") == "3"
+    [failure] = rows(page, "#resync-failures tbody tr")
+    assert failure.find_element(By.CSS_SELECTOR, "th").text == "SKU 3"
+    assert failure.find_element(By.CSS_SELECTOR, "td").text == f"UnknownSku: Amazon said {HOSTILE}"
+    assert rows(page, "#resync img") == []
+    assert page.title.startswith("Amazon")
+    screenshot(page, "fake-api-sku-resync")
+
+
+def test_a_resync_of_skus_needs_at_least_one_sku(page: Any, ops: FakeOps) -> None:
+    """Commas and blank lines alone are no SKU: nothing is sent."""
+    page.find_element(By.CSS_SELECTOR, 'input[name="mode"][value="skus"]').click()
+    page.find_element(By.ID, "skus").send_keys(" ,\n \n")
+    page.find_element(By.ID, "resync-submit").click()
+
+    assert text_of(page, "resync-message") == "Give at least one SKU."
+    assert ops.resyncs == []
 
 
 def test_a_status_url_on_another_origin_is_not_followed(page: Any, ops: FakeOps, host: LocalHttpHost) -> None:
@@ -120,7 +158,7 @@ def test_a_status_url_on_another_origin_is_not_followed(page: Any, ops: FakeOps,
     page.find_element(By.ID, "order-ids").send_keys("113-1111111-1111111")
     page.find_element(By.ID, "resync-submit").click()
 
-    wait_for(page, lambda d: "succeeded" in text_of(d, "resync-message"), what="the job done")
+    wait_for(page, lambda d: text_of(d, "resync-message").endswith(": done"), what="the job done")
     assert ("GET", "/api/resync/job-1", 200) in host.requests
 
 
