@@ -1,6 +1,7 @@
 """The dashboard end to end: headless chromium -> the local HTTP host -> the registered HTTP functions ->
 the sandbox (Azurite, the AMQP stand-in for Service Bus, the SP-API and Dataverse emulators). The page shows
-the sandbox's own figures, and a dead letter replayed by a click is gone and then lands."""
+the sandbox's own figures, a dead letter replayed by a click is gone and then lands, and a resync by SKU
+started from the page sends the CRM's stock to Amazon and the page shows its job finished."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from selenium.webdriver.common.by import By
 from sandbox.harness import Sandbox, SandboxOptions
 from sandbox.http_host import LocalHttpHost
 from tests.browser import browser, loaded, screenshot, text_of, wait_for  # noqa: F401 - browser is a fixture
+from tests.crm_support import SKU, set_stock
+from tests.ops_support import RESYNC, Ops, seed_listings
 from tests.sandbox_support import FAST_RETRY, crm_orders, deliver_with_one_unknown_order
 
 pytest.importorskip(
@@ -88,3 +91,39 @@ def test_the_dashboard_shows_the_sandboxs_figures_and_a_replayed_dead_letter_is_
     sandbox.deliver()
     assert unknown.order_id in crm_orders(sandbox)
     assert sandbox.dead_letters() == []
+
+
+def test_a_resync_of_skus_started_from_the_page_sends_the_crms_stock_and_shows_the_job_done(
+    ops: Ops,
+    browser: Any,  # noqa: F811 - the fixture
+) -> None:
+    """The CRM's stock changed without an event reaching the app; a SKU and an unknown one typed in the page
+    make one job of two; once the resync queue has been run the listing shows the CRM's stock, and the page,
+    still polling, shows the job done with one applied and the unknown SKU failed with its reason."""
+    unknown_sku = "NO-SUCH-SKU-1"
+    seed_listings(ops.sandbox)
+    set_stock(ops.sandbox, SKU, 17)
+
+    browser.get(ops.http.url("dashboard", with_key=True))
+    wait_for(browser, loaded, what="the first refresh")
+    browser.find_element(By.CSS_SELECTOR, 'input[name="mode"][value="skus"]').click()
+    browser.find_element(By.ID, "skus").send_keys(f" {SKU}\n{unknown_sku}, \n")
+    browser.find_element(By.ID, "resync-submit").click()
+    wait_for(
+        browser, lambda driver: text_of(driver, "resync-message").endswith(": queued"), what="the job queued"
+    )
+    assert text_of(browser, "resync-counts") == "0 applied, 0 failed of 2 queued"
+
+    assert ops.sandbox.spapi.listings.quantity(SKU) != 17  # queued, not yet sent
+
+    ops.run_queue(RESYNC, "resync")
+
+    wait_for(
+        browser, lambda driver: text_of(driver, "resync-message").endswith(": done"), what="the job done"
+    )
+    assert text_of(browser, "resync-counts") == "1 applied, 1 failed of 2 queued"
+    [failure] = browser.find_elements(By.CSS_SELECTOR, "#resync-failures tbody tr")
+    assert failure.find_element(By.CSS_SELECTOR, "th").text == unknown_sku
+    assert failure.find_element(By.CSS_SELECTOR, "td").text.startswith("UnknownSku")
+    assert ops.sandbox.spapi.listings.quantity(SKU) == 17
+    screenshot(browser, "sandbox-sku-resync")
