@@ -43,6 +43,9 @@ SUPPORTED_VERSIONS: dict[str, frozenset[str]] = {
     ORDER_CHANGE: frozenset({"1.0"}),
     "FBA_INVENTORY_AVAILABILITY_CHANGES": frozenset({"1.0"}),
     "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": frozenset({"1.0"}),
+    "LISTINGS_ITEM_STATUS_CHANGE": frozenset({"1.0"}),
+    # Both payload versions Amazon publishes; they differ only in EnforcementActions, which we do not read.
+    "LISTINGS_ITEM_ISSUES_CHANGE": frozenset({"1.0", "2023-12-13"}),
     "TRANSACTION_UPDATE": frozenset({"1.0"}),
     "REPORT_PROCESSING_FINISHED": frozenset({"2020-09-04"}),
     "FEED_PROCESSING_FINISHED": frozenset({"2020-09-04"}),
@@ -247,7 +250,7 @@ class UnknownNotificationType(PermanentError):
 # The types Amazon sends that some part of this app handles (or will). A type that differs from one of
 # these only in case, spaces or dashes is no type Amazon sends: somebody typed it, so it is dead-lettered
 # rather than quietly completed as "not for us".
-KNOWN_TYPES = frozenset(SUPPORTED_VERSIONS) | {"LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSUES_CHANGE"}
+KNOWN_TYPES = frozenset(SUPPORTED_VERSIONS)
 
 
 def near_miss(notification_type: str) -> str | None:
