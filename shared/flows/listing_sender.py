@@ -20,7 +20,7 @@ from shared.amazon.listings import ListingsApi, Submission
 from shared.errors import PermanentError, SyncError
 from shared.flows.inventory_publish import InventoryPublisher
 from shared.model.inventory import ChangeSource, InventoryChange
-from shared.model.listings import Lane, ListingState
+from shared.model.listings import NOT_LISTED, Lane, ListingState
 from shared.resilience import RateLimited
 from shared.state.listings import ListingStore
 from shared.state.store import ConcurrentUpdate
@@ -29,7 +29,6 @@ from shared.timeutil import utc_now
 log = logging.getLogger(__name__)
 P = TypeVar("P")
 
-NOT_LISTED = "not listed on Amazon in this marketplace"
 UPDATE_ATTEMPTS = 4
 
 
@@ -85,6 +84,8 @@ class ListingSender:
     def send(self, state: ListingState, owner: str) -> tuple[ListingState, Sent]:
         """Send what `owner` claimed in `state`; the state after Amazon's answer. INVALID raises ListingRejected
         (after recording it, so the same value is not sent again); other failures release the claim and raise."""
+        if state.deleted_on_amazon:  # a patch would create an offer on a listing the seller deleted
+            return self._not_listed(state, owner), Sent.NOT_LISTED
         try:
             product_type = state.product_type or self.listings.product_type(state.key)
         except RateLimited:

@@ -29,8 +29,8 @@ from datetime import datetime
 
 from shared.amazon.feeds import FeedMessage, FeedsApi, FeedStatus
 from shared.errors import SyncError
-from shared.flows.listing_sender import NOT_LISTED, ListingRejected, ListingSender, Sent
-from shared.model.listings import Lane, ListingState
+from shared.flows.listing_sender import ListingRejected, ListingSender, Sent
+from shared.model.listings import NOT_LISTED, Lane, ListingState
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)

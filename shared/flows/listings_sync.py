@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.errors import SyncError
-from shared.flows.listing_sender import NOT_LISTED, ListingRejected, ListingSender, Sent
+from shared.flows.listing_sender import ListingRejected, ListingSender, Sent
 from shared.messaging import InboundMessage
-from shared.model.listings import Lane, ListingChange, ListingKey, ListingState
+from shared.model.listings import NOT_LISTED, Lane, ListingChange, ListingKey, ListingState
 from shared.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class ListingsSync:
             return state, _Plan.LEFT_TO_OTHERS
         if state.last_sent_at is not None and now - state.last_sent_at < window:
             return replace(state, duty_until=state.last_sent_at + window), _Plan.DUTY
-        if state.not_listed_until is not None and now < state.not_listed_until:
+        if state.believed_unlisted(now):  # a 404 within the hour, or deleted on Amazon
             return state.claimed(owner, now).answered(owner, now, rejected=NOT_LISTED), _Plan.NOT_LISTED
         return state.claimed(owner, now), _Plan.SEND
 

@@ -13,6 +13,11 @@ Amazon accepted, not what it shows now. Re-sending costs the one patch a read of
 resync does not read Amazon first. The ask is remembered in the row (`resync_asked`) so the coalescing window,
 another instance's claim or the backlog's feed carry it like any pending value, and the resync's moment is kept
 once Amazon answered (`resynced`) so a resync message delivered again does not ask twice.
+
+Amazon's own word about the listing (its listing notifications) is kept beside it, each with the notification's
+EventTime so a late or repeated notification never overwrites a newer one: its status (a DELETED listing is not
+patched until it exists again; one that appears while believed unlisted has its values sent, as a resync would),
+its issues' severities, and its merchant quantity (what a sale or an edit in Seller Central left there).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from typing import Generic, NamedTuple, TypeVar
 from shared.model.crm_events import VersionStamp
 
 T = TypeVar("T")
+
+NOT_LISTED = "not listed on Amazon in this marketplace"  # `rejected` when Amazon had no listing to patch
+DELETED = "DELETED"  # Amazon's listing status for a deleted listing
 
 
 class ListingKey(NamedTuple):
@@ -97,6 +105,15 @@ class ListingState:
     resync_asked: datetime | None = None  # a resync wants the values sent even if equal to those last sent
     resynced: datetime | None = None  # the newest resync whose values Amazon answered
     sending_resync: datetime | None = None  # the resync the claim's submission answers
+    amazon_status: frozenset[str] | None = (
+        None  # LISTINGS_ITEM_STATUS_CHANGE's Status (BUYABLE, DELETED, ...)
+    )
+    status_as_of: datetime | None = None  # its EventTime
+    issue_severities: frozenset[str] | None = None  # LISTINGS_ITEM_ISSUES_CHANGE's Severities (ERROR, ...)
+    issues_as_of: datetime | None = None
+    amazon_quantity: int | None = None  # LISTINGS_ITEM_MFN_QUANTITY_CHANGE's Quantity (channel DEFAULT)
+    amazon_quantity_as_of: datetime | None = None
+    amazon_quantity_published: datetime | None = None  # the amazon_quantity_as_of published to the topic
     etag: str | None = None
 
     # --- what is wanted -------------------------------------------------------------------------------
@@ -233,6 +250,78 @@ class ListingState:
         if self.claim is None or self.claim.owner != owner:
             return self
         return replace(self, claim=None, sending_quantity=None, sending_price=None, sending_resync=None)
+
+    # --- Amazon's own word about the listing --------------------------------------------------------------
+    @property
+    def deleted_on_amazon(self) -> bool:
+        return self.amazon_status is not None and DELETED in self.amazon_status
+
+    def believed_unlisted(self, now: datetime) -> bool:
+        """Nothing is patched: Amazon answered 404 within the hour, or told us the listing was deleted."""
+        return self.deleted_on_amazon or (self.not_listed_until is not None and now < self.not_listed_until)
+
+    def with_amazon_status(self, statuses: frozenset[str], as_of: datetime) -> ListingState:
+        """Amazon's status as of `as_of`, unless a newer one is recorded. A listing that exists (not DELETED)
+        while its values were last refused as not listed, or while it was deleted, is asked to have them sent
+        again now, the way a resync asks: they never reached it."""
+        if self.status_as_of is not None and as_of <= self.status_as_of:
+            return self
+        state = replace(self, amazon_status=statuses, status_as_of=as_of)
+        if DELETED in statuses:
+            return state
+        missed = self.rejected == NOT_LISTED or self.deleted_on_amazon
+        if missed and self.has_values():
+            state = state.asked_to_resend(as_of)
+        return replace(state, not_listed_until=None)
+
+    def awaits_resend_since(self, as_of: datetime) -> bool:
+        """A send asked at `as_of` (a listing that appeared) that Amazon has not answered yet."""
+        return self.resync_asked is not None and not self.resync_answered(as_of)
+
+    def has_values(self) -> bool:
+        return any(
+            value is not None
+            for value in (self.want_quantity, self.sent_quantity, self.want_price, self.sent_price)
+        )
+
+    def resend_changes(self, asked: datetime) -> list[ListingChange]:
+        """The newest value of each field, as changes a resync asked at `asked` would send."""
+        changes = []
+        for field in Field:
+            newest: Stamped[int] | Stamped[Price] | None = (
+                _newest(self.want_quantity, self.sent_quantity)
+                if field is Field.QUANTITY
+                else _newest(self.want_price, self.sent_price)
+            )
+            if newest is not None:
+                changes.append(ListingChange(self.key, field, newest.value, newest.version, resync_of=asked))
+        return changes
+
+    def with_issues(self, severities: frozenset[str], as_of: datetime) -> ListingState:
+        if self.issues_as_of is not None and as_of <= self.issues_as_of:
+            return self
+        return replace(self, issue_severities=severities, issues_as_of=as_of)
+
+    def with_amazon_quantity(self, quantity: int, as_of: datetime) -> ListingState:
+        """Amazon's merchant quantity as of `as_of`, unless a newer one is recorded. Our own value coming back
+        (equal to the quantity Amazon accepted from us) is recorded as published: nobody needs to hear of it."""
+        if self.amazon_quantity_as_of is not None and as_of <= self.amazon_quantity_as_of:
+            return self
+        state = replace(self, amazon_quantity=quantity, amazon_quantity_as_of=as_of)
+        return replace(state, amazon_quantity_published=as_of) if state.is_our_echo() else state
+
+    def is_our_echo(self) -> bool:
+        """Amazon's quantity is the one we last sent and it accepted."""
+        sent = self.sent_quantity
+        return sent is not None and self.rejected is None and sent.value == self.amazon_quantity
+
+    def unpublished_amazon_quantity(self) -> tuple[int, datetime] | None:
+        """Amazon's recorded quantity when it is not published to the inventory topic yet."""
+        quantity, as_of = self.amazon_quantity, self.amazon_quantity_as_of
+        if quantity is None or as_of is None:
+            return None
+        published = self.amazon_quantity_published
+        return (quantity, as_of) if published is None or published < as_of else None
 
     # --- who sends it -------------------------------------------------------------------------------------
     def claimed_by_other(self, owner: str, now: datetime, lease: timedelta) -> bool:

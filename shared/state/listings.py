@@ -84,6 +84,13 @@ def _entity(state: ListingState) -> dict[str, Any]:
         "ResyncAsked": state.resync_asked,
         "Resynced": state.resynced,
         "SendingResync": state.sending_resync,
+        "AmazonStatus": _put_words(state.amazon_status),
+        "StatusAsOf": state.status_as_of,
+        "IssueSeverities": _put_words(state.issue_severities),
+        "IssuesAsOf": state.issues_as_of,
+        "AmazonQty": state.amazon_quantity,
+        "AmazonQtyAsOf": state.amazon_quantity_as_of,
+        "AmazonQtyPublished": state.amazon_quantity_published,
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
     return entity
@@ -114,6 +121,13 @@ def _state(key: ListingKey, entity: Any) -> ListingState:
         resync_asked=_time(entity.get("ResyncAsked")),
         resynced=_time(entity.get("Resynced")),
         sending_resync=_time(entity.get("SendingResync")),
+        amazon_status=_words(entity.get("AmazonStatus")),
+        status_as_of=_time(entity.get("StatusAsOf")),
+        issue_severities=_words(entity.get("IssueSeverities")),
+        issues_as_of=_time(entity.get("IssuesAsOf")),
+        amazon_quantity=entity.get("AmazonQty") if isinstance(entity.get("AmazonQty"), int) else None,
+        amazon_quantity_as_of=_time(entity.get("AmazonQtyAsOf")),
+        amazon_quantity_published=_time(entity.get("AmazonQtyPublished")),
         etag=etag_of(entity),
     )
 
@@ -154,6 +168,17 @@ def _price(entity: Any, prefix: str) -> Stamped[Price] | None:
     if version is None or not isinstance(amount, str) or not isinstance(currency, str):
         return None
     return Stamped(Price(Decimal(amount), currency), version)
+
+
+def _put_words(words: frozenset[str] | None) -> str | None:
+    """A set of Amazon's words (statuses, severities) as sorted text; an empty set is "" (not absent)."""
+    return ",".join(sorted(words)) if words is not None else None
+
+
+def _words(value: Any) -> frozenset[str] | None:
+    if not isinstance(value, str):
+        return None
+    return frozenset(word for word in value.split(",") if word)
 
 
 def _time(value: Any) -> datetime | None:

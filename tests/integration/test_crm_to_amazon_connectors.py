@@ -139,3 +139,24 @@ def test_listing_state_round_trips_and_a_stale_etag_loses(azurite, table_name: s
     store.save(read.answered("me", datetime(2026, 11, 27, tzinfo=UTC), rejected=None))
     with pytest.raises(ConcurrentUpdate):
         store.save(read)
+
+
+def test_amazons_word_about_a_listing_round_trips(azurite, table_name: str) -> None:
+    """Status (an empty one too: neither buyable nor discoverable), issues and Amazon's quantity with their
+    EventTimes survive Table Storage."""
+    from azure.data.tables import TableServiceClient
+
+    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
+    store = ListingStore(table)
+    at = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    for statuses in (frozenset(), frozenset({"BUYABLE", "DISCOVERABLE"})):
+        key = ListingKey(f"SKU-{len(statuses)}", US)
+        state = (
+            ListingState(key)
+            .with_amazon_status(statuses, at)
+            .with_issues(frozenset({"ERROR", "WARNING"}), at)
+            .with_amazon_quantity(4, at)
+        )
+        saved = store.save(state)
+        assert store.get(key) == saved
+        assert store.get(key).amazon_status == statuses
