@@ -75,6 +75,7 @@ var serviceBusEntities = [
       { name: 'all-changes' }
       { name: 'from-crm', source: 'crm' }
       { name: 'from-amazon-fba', source: 'amazon-fba' }
+      { name: 'from-amazon-mfn', source: 'amazon-mfn' }
     ]
   }
 ]

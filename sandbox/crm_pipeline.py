@@ -36,6 +36,7 @@ SUBSCRIPTIONS = {
     "all-changes": {},
     "from-crm": {"source": "crm"},
     "from-amazon-fba": {"source": "amazon-fba"},
+    "from-amazon-mfn": {"source": "amazon-mfn"},
 }
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from shared.flows.finance_sync import FinanceSync
     from shared.flows.health import HealthCheck
     from shared.flows.inventory_publish import InventoryPublisher
+    from shared.flows.listing_notifications import ListingNotifications
     from shared.flows.listing_sender import ListingSender
     from shared.flows.listings_backlog import ListingsBacklog
     from shared.flows.listings_sync import ListingsSync
@@ -255,6 +256,7 @@ class Runtime:
         """The Amazon notifications queue's flow: ORDER_CHANGE (and anything unhandled) to order sync, other
         types to their handlers."""
         from shared.amazon.fba_inventory import FBA_INVENTORY_AVAILABILITY_CHANGES
+        from shared.amazon.listing_notifications import LISTING_NOTIFICATION_TYPES
         from shared.amazon.order_report import ALL_ORDERS_BY_LAST_UPDATE
         from shared.amazon.reports import REPORT_PROCESSING_FINISHED
         from shared.flows.notification_router import NotificationRouter
@@ -269,6 +271,7 @@ class Runtime:
             handlers={
                 REPORT_PROCESSING_FINISHED: reports,
                 FBA_INVENTORY_AVAILABILITY_CHANGES: self.fba_inventory,
+                **dict.fromkeys(LISTING_NOTIFICATION_TYPES, self.listing_notifications),
             },
         )
 
@@ -371,6 +374,19 @@ class Runtime:
 
         options = ListingsOptions(coalesce=timedelta(seconds=self.settings.listings_coalesce_seconds))
         return ListingsSync(self.listing_sender, options=options)
+
+    @cached_property
+    def listing_notifications(self) -> ListingNotifications:
+        """Amazon's listing status, issues and merchant quantity into the listing state rows."""
+        from shared.flows.listing_notifications import ListingNotifications
+
+        return ListingNotifications(
+            sender=self.listing_sender,
+            listings=self.listings_sync,
+            publisher=self.inventory_publisher,
+            seller_id=self.seller_id,
+            marketplace_ids=self.settings.spapi_marketplace_ids,
+        )
 
     @cached_property
     def listings_backlog(self) -> ListingsBacklog:

@@ -1,7 +1,7 @@
 """Publish every applied inventory change, either direction, to the inventory-changes topic.
 
 Subscribers (documented with the topic in the README) filter on the application properties `source`
-(crm | amazon-fba) and `marketplaceId`. The body holds SKU, marketplace, quantity, source and time: no buyer
+(crm | amazon-fba | amazon-mfn) and `marketplaceId`. The body holds SKU, marketplace, quantity, source and time: no buyer
 data. The message id is derived from the change, so publishing it again after a failure is dropped by the
 topic's duplicate detection; callers publish after the change is applied and record that they did, so a
 failed publish is tried again on the message's next delivery and never lost.

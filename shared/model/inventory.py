@@ -25,6 +25,9 @@ class FbaQuantity:
 class ChangeSource(StrEnum):
     CRM = "crm"  # Dynamics stock applied to the Amazon listing (merchant-fulfilled quantity)
     AMAZON_FBA = "amazon-fba"  # Amazon's fulfillable FBA stock applied to the CRM product
+    # Amazon's merchant-fulfilled quantity changed on Amazon's side (a sale, an edit in Seller Central); the CRM
+    # is not changed by it: subscribers (a warehouse system, an operator's report) decide what it means.
+    AMAZON_MFN = "amazon-mfn"
 
 
 @dataclass(frozen=True)
