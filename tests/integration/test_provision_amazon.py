@@ -21,7 +21,14 @@ QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/amazon-notificatio
 ARN = "arn:aws:sqs:eu-west-1:123456789012:amazon-notifications"
 OTHER_ARN = "arn:aws:sqs:eu-west-1:123456789012:someone-elses-queue"
 MARKETPLACES = "A1F83G8C2ARO7P,A1PA6795UKMFR9"
-TYPES = {"ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES"}
+TYPES = {
+    "ORDER_CHANGE",
+    "REPORT_PROCESSING_FINISHED",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES",
+    "LISTINGS_ITEM_STATUS_CHANGE",
+    "LISTINGS_ITEM_ISSUES_CHANGE",
+    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+}
 WRITES = ("createDestination", "createSubscription", "deleteSubscriptionById", "deleteDestination")
 
 server, emulator = library_fixtures()
@@ -61,7 +68,8 @@ def writes(emulator: SpApiEmulator) -> dict[str, int]:
 
 def test_first_run_creates_the_destination_and_every_declared_subscription(emulator: SpApiEmulator) -> None:
     """One grantless createDestination for the queue's ARN, then ORDER_CHANGE filtered to the configured
-    marketplaces and order change types, REPORT_PROCESSING_FINISHED and FBA_INVENTORY_AVAILABILITY_CHANGES."""
+    marketplaces and order change types, REPORT_PROCESSING_FINISHED, FBA_INVENTORY_AVAILABILITY_CHANGES and the
+    three listing notifications (issues in their newest payload version)."""
     code, output = provision()
 
     assert code == 0, output
@@ -78,7 +86,8 @@ def test_first_run_creates_the_destination_and_every_declared_subscription(emula
         }
     }
     assert subscriptions["REPORT_PROCESSING_FINISHED"]["payloadVersion"] == "2020-09-04"
-    assert writes(emulator) == {"createDestination": 1, "createSubscription": 3}
+    assert subscriptions["LISTINGS_ITEM_ISSUES_CHANGE"]["payloadVersion"] == "2023-12-13"
+    assert writes(emulator) == {"createDestination": 1, "createSubscription": 6}
 
 
 def test_a_second_run_creates_nothing(emulator: SpApiEmulator) -> None:
@@ -91,7 +100,7 @@ def test_a_second_run_creates_nothing(emulator: SpApiEmulator) -> None:
     assert code == 0
     assert "no changes" in output
     assert writes(emulator) == {}
-    assert "SP-API calls: 4 (getDestinations 1, getSubscription 3)" in output
+    assert "SP-API calls: 7 (getDestinations 1, getSubscription 6)" in output
 
 
 def test_an_existing_destination_for_the_queue_is_reused(emulator: SpApiEmulator) -> None:
@@ -120,7 +129,7 @@ def test_a_subscription_to_another_destination_is_reported_not_replaced(emulator
     assert "--replace moves it here" in output
     [order_change] = emulator.notifications.subscriptions_for("ORDER_CHANGE")
     assert order_change["destinationId"] == other
-    assert len(emulator.notifications.subscriptions) == 3
+    assert len(emulator.notifications.subscriptions) == 6
 
 
 def test_replace_moves_a_subscription_to_this_destination(emulator: SpApiEmulator) -> None:

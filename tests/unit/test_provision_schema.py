@@ -107,6 +107,13 @@ def test_order_change_is_filtered_to_the_configured_marketplaces() -> None:
     }
     assert subscriptions["REPORT_PROCESSING_FINISHED"].payload_version == "2020-09-04"
     assert subscriptions["FBA_INVENTORY_AVAILABILITY_CHANGES"].processing_directive is None
+    assert {
+        kind: subscriptions[kind].payload_version for kind in subscriptions if kind.startswith("LISTINGS_")
+    } == {
+        "LISTINGS_ITEM_STATUS_CHANGE": "1.0",
+        "LISTINGS_ITEM_ISSUES_CHANGE": "2023-12-13",  # the newer of the two versions the parser reads
+        "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": "1.0",
+    }
 
 
 def test_the_registry_finds_every_feature_module() -> None:
