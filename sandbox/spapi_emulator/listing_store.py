@@ -17,6 +17,11 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from sandbox.amazon_samples import CATALOG, MARKETPLACES
+from sandbox.listing_notification_samples import (
+    listing_issues_notification,
+    listing_mfn_quantity_notification,
+    listing_status_notification,
+)
 from sandbox.spapi_emulator.context import EmulatorContext
 from sandbox.spapi_emulator.listing_rules import (
     ATTRIBUTE_PATH,
@@ -279,6 +284,41 @@ class ListingStore:
         listing.marketplace_ids = sorted(set(listing.marketplace_ids) | set(marketplace_ids))
         if "item_name" in attributes:
             listing.issues = [issue for issue in listing.issues if issue["code"] != "90220"]
+
+    # --- the listing notifications Amazon would send about a listing now (tests publish them via SQS) ------
+    def status_notification(self, sku: str, marketplace_id: str) -> dict[str, Any]:
+        """LISTINGS_ITEM_STATUS_CHANGE: the summary's status, or DELETED for a listing that is gone."""
+        with self._ctx.lock:
+            listing = copy.deepcopy(self._listings.get(sku))
+        if listing is None or marketplace_id not in listing.marketplace_ids:
+            statuses, asin = ["DELETED"], None
+        else:
+            statuses, asin = self._summary(listing, marketplace_id)["status"], listing.asin
+        return listing_status_notification(
+            sku,
+            marketplace_id,
+            statuses,
+            event_time=self._ctx.now(),
+            asin=asin,
+            seller_id=self._ctx.seller_id,
+        )
+
+    def issues_notification(self, sku: str, marketplace_id: str) -> dict[str, Any]:
+        """LISTINGS_ITEM_ISSUES_CHANGE (payload version 2023-12-13): the severities of the listing's issues."""
+        listing = self.get(sku)
+        severities = {str(issue["severity"]) for issue in listing.issues} if listing is not None else set()
+        return listing_issues_notification(
+            sku, marketplace_id, severities, event_time=self._ctx.now(), seller_id=self._ctx.seller_id
+        )
+
+    def mfn_quantity_notification(self, sku: str) -> dict[str, Any]:
+        """LISTINGS_ITEM_MFN_QUANTITY_CHANGE: the merchant quantity of channel DEFAULT (no marketplace)."""
+        quantity = self.quantity(sku)
+        if quantity is None:
+            raise KeyError(f"no merchant quantity for {sku}")
+        return listing_mfn_quantity_notification(
+            sku, quantity, event_time=self._ctx.now(), seller_id=self._ctx.seller_id
+        )
 
     # --- rendering --------------------------------------------------------------------------------------
     def render(
