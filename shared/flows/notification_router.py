@@ -2,8 +2,9 @@
 
 Amazon delivers every subscribed type through the one SQS queue (and so the one Service Bus queue).
 ORDER_CHANGE goes to order sync; other types go to the handler registered for them (report processing,
-FBA inventory, ...). Order sync also receives everything else: it dead-letters what is malformed or a near
-miss of a known type, and completes types nobody handles, with a log line.
+FBA inventory, listing status, issues and merchant quantity). Order sync also receives everything else: it
+dead-letters what is malformed or a near miss of a known type, and completes types nobody handles, with a log
+line.
 """
 
 from __future__ import annotations
