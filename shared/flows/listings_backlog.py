@@ -14,6 +14,10 @@ Each run first reads the answers of feeds sent before (the processing report nam
 then sends what is waiting. A listing keeps the values the feed carries in its state (the claim), so a newer
 change that arrives meanwhile is sent by the next run rather than marked sent by this feed's answer. One
 message per listing waits for the outcome (see listings_sync), so a refusal is still dead-lettered.
+
+A listing Amazon reported DELETED is neither put in a feed nor patched, by the live path's rule
+(ListingState.believed_unlisted): a feed message would create an offer on a listing the seller deleted. Its
+values are answered as not listed; once Amazon reports it again, its values are sent as a resync would.
 """
 
 from __future__ import annotations
@@ -71,9 +75,14 @@ class ListingsBacklog:
         for feed_id, states in in_feeds.items():
             self._finish_feed(feed_id, states, counts)
         ready: dict[str, list[ListingState]] = defaultdict(list)
+        now = self._clock()
         for state in self._store.in_lane(Lane.BACKLOG):
-            if state.feed_id is None:
-                ready[state.key.marketplace_id].append(state)
+            if state.feed_id is not None:
+                continue
+            if state.pending() and state.believed_unlisted(now):
+                self._unlisted(state, counts)  # neither in a feed nor patched: the live path's rule
+                continue
+            ready[state.key.marketplace_id].append(state)
         for marketplace_id, states in ready.items():
             if self._monotonic() >= deadline:
                 break
@@ -214,6 +223,23 @@ class ListingsBacklog:
             ),
         )
         counts["not_listed"] += 1
+
+    def _unlisted(self, state: ListingState, counts: Counter[str]) -> None:
+        """A listing Amazon reported DELETED (or answered 404 for within the hour) gets nothing sent, as on the
+        live path: its values are answered as not listed and it goes back to the live lane, where its waiting
+        message learns it. The rule is asked again of the row as written: a listing that reappeared meanwhile
+        asks to have its values sent, and stays for the next run."""
+        owner = f"backlog-run:{uuid.uuid4().hex[:12]}"
+        now = self._clock()
+
+        def mutate(s: ListingState) -> tuple[ListingState, bool]:
+            if not (s.pending() and s.believed_unlisted(now)) or s.feed_id is not None:
+                return s, False
+            answered = s.claimed(owner, now).answered(owner, now, rejected=NOT_LISTED)
+            return replace(answered, lane=Lane.LIVE), True
+
+        if self._sender.update(state, mutate)[1]:
+            counts["not_listed"] += 1
 
     @staticmethod
     def _log_feed(status: FeedStatus, listings: int) -> None:
