@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from shared.rates.ecb import ReferenceRates
     from shared.servicebus.sender import NotificationSender
     from shared.servicebus.settlement import Rescheduling
+    from shared.state.listings import ListingStore
     from shared.state.resync_jobs import ResyncJobStore
     from shared.state.store import StateStore
     from shared.state.sync_stats import SyncStats
@@ -355,15 +356,18 @@ class Runtime:
             return InventoryPublisher(self._senders[topic])
 
     @cached_property
+    def listing_store(self) -> ListingStore:
+        from shared.state.listings import ListingStore
+
+        return ListingStore(self.state_table, breaker=self.breakers.table_storage)
+
+    @cached_property
     def listing_sender(self) -> ListingSender:
         from shared.amazon.listings import ListingsApi
         from shared.flows.listing_sender import ListingSender
-        from shared.state.listings import ListingStore
 
         return ListingSender(
-            ListingsApi(self.spapi, self.seller_id),
-            ListingStore(self.state_table, breaker=self.breakers.table_storage),
-            self.inventory_publisher,
+            ListingsApi(self.spapi, self.seller_id), self.listing_store, self.inventory_publisher
         )
 
     @cached_property
@@ -608,6 +612,7 @@ class Runtime:
             breakers=self.breakers,
             failures=self.failures,
             timers=timers,
+            listings=self.listing_store,
         )
 
     # --- Service Bus senders ----------------------------------------------------------------------------

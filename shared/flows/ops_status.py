@@ -1,5 +1,5 @@
 """What the dashboard shows (GET /api/status): orders synced and their sync lag, the timers' last runs, the
-circuit breakers, and the dead letters by reason.
+circuit breakers, the dead letters by reason, and the listings Amazon flags (DELETED, or with ERROR issues).
 
 Each part is read on its own: one that cannot be read (Table Storage down, Service Bus unreachable) is left
 empty and named in `errors`, and the rest is still shown, because a status page matters most when something
@@ -8,6 +8,10 @@ is down.
 Timers: a timer that keeps a progress row is listed with the row it keeps (`TimerProgress`, given by the
 composition root). Its last run is the row's `Updated` column (or when the row last changed), and its last
 outcome the row's `LastOutcome` column when the timer writes one; a watermark row says how far it got.
+
+Listings: the listing state rows Amazon's notifications flagged, read with one bounded query (at most
+LISTINGS_READ rows: beyond that the counts are a floor and `truncated` says so); the first LISTINGS_SHOWN are
+listed by SKU and marketplace.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from shared.breakers import Breakers, BreakerSnapshot
 from shared.flows.failures import Failures, FailureSummary
 from shared.flows.health import failure_detail
+from shared.model.listings import AmazonProblem, FlaggedListing
 from shared.state.sync_stats import HourStats, LagHistogram, SyncStats, hour_of, synced_since
 from shared.state.watermarks import ProgressRow, ProgressStore
 from shared.timeutil import as_utc, iso_z, utc_now
@@ -29,6 +34,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HOURS_SHOWN = 24
+LISTINGS_READ = 1000  # flagged listing rows read per status request at most (one page of Table Storage)
+LISTINGS_SHOWN = 50
+
+
+class FlaggedListings(Protocol):
+    def flagged_by_amazon(self, limit: int) -> tuple[list[FlaggedListing], bool]: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,16 @@ class OrdersStatus:
 
 
 @dataclass(frozen=True)
+class ListingsStatus:
+    """Listings Amazon flags: how many have ERROR issues, how many are DELETED, and the first of them."""
+
+    errors: int
+    deleted: int
+    truncated: bool  # more flagged listings than were read: the counts are at least these
+    shown: tuple[FlaggedListing, ...]
+
+
+@dataclass(frozen=True)
 class OpsSnapshot:
     generated_at: datetime
     orders: OrdersStatus | None
@@ -64,6 +85,7 @@ class OpsSnapshot:
     breakers: tuple[BreakerSnapshot, ...]
     failures: FailureSummary | None
     errors: dict[str, str] = field(default_factory=dict)  # part -> why it could not be read
+    listings: ListingsStatus | None = None
 
 
 class OpsStatus:
@@ -75,9 +97,11 @@ class OpsStatus:
         breakers: Breakers,
         failures: Failures,
         timers: Sequence[TimerProgress],
+        listings: FlaggedListings,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._stats = stats
+        self._listings = listings
         self._progress = progress
         self._breakers = breakers
         self._failures = failures
@@ -90,7 +114,18 @@ class OpsStatus:
         orders = _part("orders", lambda: self._orders(now), errors)
         timers = _part("timers", self._timer_statuses, errors) or ()
         failures = _part("failures", self._failures.summary, errors)
-        return OpsSnapshot(now, orders, timers, tuple(self._breakers.snapshot()), failures, errors)
+        listings = _part("listings", self._flagged_listings, errors)
+        breakers = tuple(self._breakers.snapshot())
+        return OpsSnapshot(now, orders, timers, breakers, failures, errors, listings)
+
+    def _flagged_listings(self) -> ListingsStatus:
+        flagged, truncated = self._listings.flagged_by_amazon(LISTINGS_READ)
+        return ListingsStatus(
+            errors=sum(AmazonProblem.ERROR in listing.problems for listing in flagged),
+            deleted=sum(AmazonProblem.DELETED in listing.problems for listing in flagged),
+            truncated=truncated,
+            shown=tuple(flagged[:LISTINGS_SHOWN]),
+        )
 
     def _orders(self, now: datetime) -> OrdersStatus:
         current = hour_of(now)

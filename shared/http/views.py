@@ -12,9 +12,10 @@ from typing import Any
 
 from shared.flows.failures import QueueFailures
 from shared.flows.health import HealthReport
-from shared.flows.ops_status import OpsSnapshot
+from shared.flows.ops_status import ListingsStatus, OpsSnapshot
 from shared.flows.order_lookup import OrderView
 from shared.flows.resync import FailedItem, ResyncKind, ResyncStatus
+from shared.model.listings import AmazonProblem
 from shared.sanitize import public_text
 from shared.servicebus.deadletters import DeadLetter, ReplayReport
 from shared.timeutil import iso_z
@@ -197,5 +198,23 @@ def status(snapshot: OpsSnapshot) -> dict[str, Any]:
             "truncated": failures_summary.truncated,
             "unreadableQueues": failures_summary.errors,
         },
+        "listings": None if snapshot.listings is None else listings_flagged(snapshot.listings),
         "errors": [f"{part}: {why}" for part, why in snapshot.errors.items()],  # the parts shown as null
+    }
+
+
+def listings_flagged(listings: ListingsStatus) -> dict[str, Any]:
+    """Listings Amazon flags: counts and the first of them by SKU (seller data) and marketplace, nothing else."""
+    return {
+        "errors": listings.errors,
+        "deleted": listings.deleted,
+        "truncated": listings.truncated,
+        "shown": [
+            {
+                "sku": listing.key.sku,
+                "marketplaceId": listing.key.marketplace_id,
+                "problem": "DELETED" if AmazonProblem.DELETED in listing.problems else "ERROR",
+            }
+            for listing in listings.shown
+        ],
     }

@@ -18,6 +18,8 @@ Amazon's own word about the listing (its listing notifications) is kept beside i
 EventTime so a late or repeated notification never overwrites a newer one: its status (a DELETED listing is not
 patched until it exists again; one that appears while believed unlisted has its values sent, as a resync would),
 its issues' severities, and its merchant quantity (what a sale or an edit in Seller Central left there).
+A listing Amazon reports DELETED or with issues of severity ERROR is flagged (`amazon_problems`): the operations
+status lists those.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from enum import StrEnum
 from typing import Generic, NamedTuple, TypeVar
 
 from shared.model.crm_events import VersionStamp
+from shared.model.listing_events import ERROR
 
 T = TypeVar("T")
 
@@ -76,6 +79,19 @@ class FlushClaim:
 
     owner: str
     since: datetime
+
+
+class AmazonProblem(StrEnum):
+    """What Amazon's own word says is wrong with a listing (the operations status lists them)."""
+
+    DELETED = "DELETED"  # its status: the listing is deleted (nothing is sent to it)
+    ERROR = "ERROR"  # its issues include one of severity ERROR (Amazon may not show it to buyers)
+
+
+@dataclass(frozen=True)
+class FlaggedListing:
+    key: ListingKey
+    problems: frozenset[AmazonProblem]
 
 
 class Lane(StrEnum):
@@ -255,6 +271,14 @@ class ListingState:
     @property
     def deleted_on_amazon(self) -> bool:
         return self.amazon_status is not None and DELETED in self.amazon_status
+
+    @property
+    def errors_on_amazon(self) -> bool:
+        return self.issue_severities is not None and ERROR in self.issue_severities
+
+    def amazon_problems(self) -> frozenset[AmazonProblem]:
+        flagged = {AmazonProblem.DELETED: self.deleted_on_amazon, AmazonProblem.ERROR: self.errors_on_amazon}
+        return frozenset(problem for problem, present in flagged.items() if present)
 
     def believed_unlisted(self, now: datetime) -> bool:
         """Nothing is patched: Amazon answered 404 within the hour, or told us the listing was deleted."""

@@ -3,6 +3,11 @@ flush claim, the coalescing duty, the cached productType. See shared/model/listi
 
 Row key `<marketplaceId>|<sku>` in `lst-<n>` partitions; versions' RowVersion parts are stored as text (Table
 Storage's integers are 32-bit and Dataverse row versions outgrow that).
+
+`AmazonFlagged` (true, or absent) marks a row whose listing Amazon reports DELETED or with ERROR issues, so the
+operations status finds them with a filter Table Storage can answer (its statuses and severities are stored as
+comma-joined text, which a filter cannot search). It is derived on every write: a row written before the column
+existed is read as before and is found once its next notification or change rewrites it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from shared.breakers import CircuitBreaker
 from shared.model.crm_events import VersionStamp
-from shared.model.listings import FlushClaim, Lane, ListingKey, ListingState, Price, Stamped
+from shared.model.listings import (
+    FlaggedListing,
+    FlushClaim,
+    Lane,
+    ListingKey,
+    ListingState,
+    Price,
+    Stamped,
+)
 from shared.state.rows import Rows, etag_of
 from shared.timeutil import as_utc
 
@@ -51,6 +64,23 @@ class ListingStore:
         for entity in self.rows.where("Lane eq @lane", {"lane": lane.value}):
             key = ListingKey(str(entity["Sku"]), str(entity["MarketplaceId"]))
             yield _state(key, entity)
+
+    def flagged_by_amazon(self, limit: int) -> tuple[list[FlaggedListing], bool]:
+        """Up to `limit` listings Amazon flags (DELETED, ERROR issues), and whether there are more: a bounded
+        query on `AmazonFlagged` reading only the columns that say why."""
+        rows = self.rows.where(
+            "AmazonFlagged eq @flagged", {"flagged": True}, select=_FLAG_COLUMNS, limit=limit + 1
+        )
+        flagged = []
+        for entity in rows:
+            key = ListingKey(str(entity["Sku"]), str(entity["MarketplaceId"]))
+            problems = _state(key, entity).amazon_problems()
+            if problems:
+                flagged.append(FlaggedListing(key, problems))
+        return flagged[:limit], len(flagged) > limit
+
+
+_FLAG_COLUMNS = ("Sku", "MarketplaceId", "AmazonStatus", "IssueSeverities")
 
 
 def _with_etag(state: ListingState, etag: str) -> ListingState:
@@ -91,6 +121,7 @@ def _entity(state: ListingState) -> dict[str, Any]:
         "AmazonQty": state.amazon_quantity,
         "AmazonQtyAsOf": state.amazon_quantity_as_of,
         "AmazonQtyPublished": state.amazon_quantity_published,
+        "AmazonFlagged": True if state.amazon_problems() else None,
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
     return entity

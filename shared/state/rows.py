@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.breakers import CircuitBreaker
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 PARTITIONS = 4
+MAX_PAGE = 1000  # Table Storage answers at most 1,000 entities per page
 
 
 class Rows:
@@ -78,18 +80,48 @@ class Rows:
                 raise ConcurrentUpdate(f"{self._prefix} row changed by another instance") from None
         return str(metadata.get("etag"))
 
-    def where(self, condition: str, parameters: Mapping[str, Any]) -> Iterator[Any]:
-        """Rows of this kind matching a filter on their own columns (a scan of the kind's partitions)."""
+    def where(
+        self,
+        condition: str,
+        parameters: Mapping[str, Any],
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Any]:
+        """Rows of this kind matching a filter on their own columns (a scan of the kind's partitions); only the
+        `select` columns, and no more than `limit` rows in all when given."""
         self._ensure_table()
+        left = limit
         for index in range(PARTITIONS):
-            yield from self._query(
-                f"PartitionKey eq @pk and {condition}", {**parameters, "pk": f"{self._prefix}-{index}"}
+            if left is not None and left <= 0:
+                return
+            found = self._query(
+                f"PartitionKey eq @pk and {condition}",
+                {**parameters, "pk": f"{self._prefix}-{index}"},
+                select=select,
+                limit=left,
             )
+            if left is not None:
+                left -= len(found)
+            yield from found
 
-    def _query(self, condition: str, parameters: Mapping[str, Any]) -> list[Any]:
+    def _query(
+        self,
+        condition: str,
+        parameters: Mapping[str, Any],
+        *,
+        select: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
         self._count()
+        options: dict[str, Any] = {}
+        if select is not None:
+            options["select"] = list(select)
+        if limit is not None:
+            options["results_per_page"] = min(limit, MAX_PAGE)
         with table_call(self._breaker, "state lookup"):
-            return list(self._table.query_entities(condition, parameters=dict(parameters)))
+            entities = self._table.query_entities(condition, parameters=dict(parameters), **options)
+            return list(entities if limit is None else itertools.islice(entities, limit))
 
     def _count(self) -> None:
         with self._lock:

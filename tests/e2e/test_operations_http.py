@@ -5,11 +5,13 @@ SP-API and Dataverse emulators, and the Service Bus stand-in holding the resync 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from sandbox.amazon_samples import OrderFactory, SampleOrder, order_change_notification, pii_values
 from sandbox.http_emulator import Fault, FaultPlan
+from sandbox.listing_notification_samples import listing_issues_notification, listing_status_notification
 from shared.timeutil import iso_z, utc_now
 from tests.ops_support import NOTIFICATIONS, RESYNC, Answer, Ops
 from tests.sandbox_support import crm_lines, crm_orders
@@ -414,6 +416,31 @@ def test_the_status_shows_orders_synced_their_lag_the_timers_breakers_and_dead_l
         ("Table Storage", "closed"),
     ]
     assert (body["failures"]["total"], body["failures"]["byReason"]) == (1, {"AmazonOrderNotFound": 1})
+    assert body["errors"] == []
+
+
+def test_the_status_lists_the_listings_amazon_flags_from_its_notifications(ops: Ops) -> None:
+    """Amazon's listing notifications through the notifications queue: a listing DELETED, one with an ERROR
+    issue, one with only a WARNING. The status counts one of each problem and lists them by SKU, marketplace
+    and problem; a later notification clearing the ERROR issue drops it from the status."""
+    now = utc_now()
+    ops.publish_to_bus(listing_status_notification("MUG-GONE", US, ["DELETED"], event_time=now))
+    ops.publish_to_bus(listing_issues_notification("MUG-BAD", US, ["ERROR", "WARNING"], event_time=now))
+    ops.publish_to_bus(listing_issues_notification("MUG-WARNED", US, ["WARNING"], event_time=now))
+    ops.run_queue(NOTIFICATIONS, "amazon_notifications")
+
+    listings = ops.call("GET", "status").json["listings"]
+
+    assert (listings["errors"], listings["deleted"], listings["truncated"]) == (1, 1, False)
+    assert sorted(listings["shown"], key=lambda row: row["sku"]) == [
+        {"sku": "MUG-BAD", "marketplaceId": US, "problem": "ERROR"},
+        {"sku": "MUG-GONE", "marketplaceId": US, "problem": "DELETED"},
+    ]
+    later = now + timedelta(seconds=1)
+    ops.publish_to_bus(listing_issues_notification("MUG-BAD", US, ["WARNING"], event_time=later))
+    ops.run_queue(NOTIFICATIONS, "amazon_notifications")
+    body = ops.call("GET", "status").json
+    assert [row["sku"] for row in body["listings"]["shown"]] == ["MUG-GONE"]
     assert body["errors"] == []
 
 

@@ -141,6 +141,54 @@ def test_listing_state_round_trips_and_a_stale_etag_loses(azurite, table_name: s
         store.save(read)
 
 
+def test_listings_amazon_flags_are_found_by_a_bounded_query_and_a_cleared_flag_drops_out(
+    azurite, table_name: str
+) -> None:
+    """DELETED and ERROR-issue rows carry AmazonFlagged; WARNING-only and buyable rows do not. The query finds
+    the flagged ones (across partitions), stops at its limit saying there are more, and a listing whose ERROR
+    issues are gone drops out once its row is written again. A row written before the column is still read."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.model.listings import AmazonProblem
+    from shared.state.listings import row_name
+    from shared.state.store import row_key
+
+    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(table_name)
+    store = ListingStore(table)
+    at = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    rows = {
+        "GONE": ListingState(ListingKey("GONE", US)).with_amazon_status(frozenset({"DELETED"}), at),
+        "BAD": ListingState(ListingKey("BAD", US)).with_issues(frozenset({"ERROR", "WARNING"}), at),
+        "WARNED": ListingState(ListingKey("WARNED", US)).with_issues(frozenset({"WARNING"}), at),
+        "FINE": ListingState(ListingKey("FINE", US)).with_amazon_status(frozenset({"BUYABLE"}), at),
+    }
+    saved = {sku: store.save(state) for sku, state in rows.items()}
+    old = ListingKey("OLD", US)
+    table.create_entity(
+        {
+            "PartitionKey": store.rows.partition(row_name(old)),
+            "RowKey": row_key(row_name(old)),
+            "Sku": "OLD",
+            "MarketplaceId": US,
+            "Lane": "live",
+            "AmazonStatus": "DELETED",
+        }
+    )
+
+    flagged, more = store.flagged_by_amazon(10)
+    assert {(f.key.sku, f.problems) for f in flagged} == {
+        ("GONE", frozenset({AmazonProblem.DELETED})),
+        ("BAD", frozenset({AmazonProblem.ERROR})),
+    }
+    assert not more
+    assert len(store.flagged_by_amazon(1)[0]) == 1
+    assert store.flagged_by_amazon(1)[1]
+    assert store.get(old).deleted_on_amazon  # the old row reads as before; found once written again
+
+    store.save(saved["BAD"].with_issues(frozenset({"WARNING"}), at + timedelta(minutes=1)))
+    assert [f.key.sku for f in store.flagged_by_amazon(10)[0]] == ["GONE"]
+
+
 def test_amazons_word_about_a_listing_round_trips(azurite, table_name: str) -> None:
     """Status (an empty one too: neither buyable nor discoverable), issues and Amazon's quantity with their
     EventTimes survive Table Storage."""
