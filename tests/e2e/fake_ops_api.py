@@ -24,6 +24,7 @@ class FakeOps:
     status_url: str | None = None  # what POST resync answers as statusUrl (None: this app's URL)
     polls_until_done: int = 2
     job_failures: list[dict[str, Any]] = field(default_factory=list)  # what a finished job reports as failed
+    flagged_listings: list[dict[str, Any]] = field(default_factory=list)  # status' listings.shown
     _polls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,6 +67,12 @@ class FakeOps:
                 {"name": "Dataverse", "state": "open", "failures": 5, "nextProbeAt": "2099-01-01T00:00:00Z"},
             ],
             "failures": {"total": len(self.dead_letters), "byReason": self._by_reason()},
+            "listings": {
+                "errors": sum(listing["problem"] == "ERROR" for listing in self.flagged_listings),
+                "deleted": sum(listing["problem"] == "DELETED" for listing in self.flagged_listings),
+                "truncated": False,
+                "shown": list(self.flagged_listings),
+            },
         }
 
     def failures(self, req: func.HttpRequest) -> tuple[int, Any]:

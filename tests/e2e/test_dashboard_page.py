@@ -25,7 +25,11 @@ def ops() -> FakeOps:
             dead_letter(7, "UnknownSku", "order 113-0000000-0000001 held: unknown SKUs SKU-9"),
             dead_letter(8, "UnknownSku", "order 113-0000000-0000002 held: unknown SKUs SKU-9"),
             dead_letter(9, "MalformedNotification", HOSTILE, order_id=""),
-        ]
+        ],
+        flagged_listings=[
+            {"sku": "MUG-GONE", "marketplaceId": "ATVPDKIKX0DER", "problem": "DELETED"},
+            {"sku": HOSTILE, "marketplaceId": "A1F83G8C2ARO7P", "problem": "ERROR"},
+        ],
     )
 
 
@@ -74,6 +78,20 @@ def test_text_from_the_api_is_shown_as_text_and_never_runs(page: Any) -> None:
     assert HOSTILE in text_of(page, "failures")
     assert page.title.startswith("Amazon")
     assert rows(page, "#failures img") == []
+
+
+def test_the_listings_amazon_flags_are_a_table_with_hostile_skus_shown_as_text(page: Any) -> None:
+    """The status' listings part: the counts, and a row per flagged listing with its SKU, marketplace and
+    problem; a SKU that looks like markup is shown literally and makes no element."""
+    assert text_of(page, "listings-counts") == "1 with ERROR issues, 1 deleted"
+    shown = [row.text.split("\n") for row in rows(page, "#listings-table tbody tr")]
+    assert [" ".join(" ".join(cells).split()) for cells in shown] == [
+        "MUG-GONE ATVPDKIKX0DER DELETED",
+        f"{HOSTILE} A1F83G8C2ARO7P ERROR",
+    ]
+    assert rows(page, "#listings-table img") == []
+    assert page.title.startswith("Amazon")
+    screenshot(page, "listings-flagged")
 
 
 def test_replaying_one_dead_letter_by_click_removes_it_from_the_list(page: Any, ops: FakeOps) -> None:
