@@ -1,6 +1,6 @@
 """Listing notification envelopes as Amazon delivers them to SQS, built to Amazon's schemas
-(schemas/notifications/ListingsItemStatusChangeNotification.json, ListingsItemIssuesChangeNotification.json and
-its 2023-12-13 version, ListingsItemMfnQuantityChange.json).
+(Amazon's ListingsItemStatusChangeNotification, ListingsItemIssuesChangeNotification and its 2023-12-13 version,
+ListingsItemMfnQuantityChange).
 
 - status and issues are per marketplace (MarketplaceId), with the listing's ASIN when it has one;
 - the MFN quantity names a FulfillmentChannelCode and no marketplace;

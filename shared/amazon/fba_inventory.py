@@ -84,7 +84,7 @@ def _summary(raw: Any, marketplace_id: str) -> FbaQuantity | None:
     )
 
 
-# --- FBA_INVENTORY_AVAILABILITY_CHANGES (schemas/notifications/FBAInventoryAvailabilityChangeNotification.json)
+# --- FBA_INVENTORY_AVAILABILITY_CHANGES (Amazon's FBAInventoryAvailabilityChangeNotification schema) ---
 class _Pascal(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 

@@ -1,6 +1,6 @@
 """The listing notifications' payloads, read into shared/model/listing_events.py:
 LISTINGS_ITEM_STATUS_CHANGE, LISTINGS_ITEM_ISSUES_CHANGE (payload versions 1.0 and 2023-12-13) and
-LISTINGS_ITEM_MFN_QUANTITY_CHANGE (schemas/notifications/ListingsItem*.json).
+LISTINGS_ITEM_MFN_QUANTITY_CHANGE, as Amazon's published notification schemas define them.
 
 Amazon's quirks, each with why it matters:
 - all three are PascalCase, and the SKU key is `Sku` (FBA_INVENTORY_AVAILABILITY_CHANGES says `SKU`);

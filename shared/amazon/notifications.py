@@ -126,7 +126,7 @@ class NotificationEnvelope(_Model):
         return self.metadata.notification_id
 
 
-# --- ORDER_CHANGE (schemas/notifications/OrderChangeNotification.json) ---------------------------------
+# --- ORDER_CHANGE (Amazon's OrderChangeNotification schema) ---------------------------------------------
 class _Pascal(_Model):
     """ORDER_CHANGE payloads are PascalCase only; fields follow the schema's names."""
 
