@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.telemetry_support",
     "tests.crm_support",
     "tests.ops_support",
+    "tests.adfs_support",
     "pytester",
 ]  # pytester: tests of the test support itself
 

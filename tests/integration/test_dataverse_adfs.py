@@ -15,31 +15,9 @@ from shared.dataverse.auth import REFRESH_MARGIN_SECONDS, build_token_provider
 from shared.dataverse.client import DataverseClient
 from shared.dataverse.errors import DataverseAuthError
 from shared.errors import ConfigurationError
+from tests.adfs_support import CLIENT_ID, RESOURCE, SECRET, Clock
 
 pytestmark = pytest.mark.sockets
-
-RESOURCE = "https://crm.contoso.local/"
-CLIENT_ID, SECRET = "6b7e2c1d-3f4a-4b5c-9d8e-0a1b2c3d4e5f", "adfs-secret-value"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def adfs(clock: Clock) -> Iterator[AdfsEmulator]:
-    with AdfsEmulator(clock=clock) as server:
-        server.register_client(CLIENT_ID, SECRET, RESOURCE)
-        yield server
 
 
 @pytest.fixture
@@ -94,18 +72,18 @@ def test_the_connector_calls_the_v9_1_api_as_the_application_user(settings, org:
 
 
 def test_tokens_are_cached_until_shortly_before_they_expire(
-    settings, adfs: AdfsEmulator, clock: Clock
+    settings, adfs: AdfsEmulator, adfs_clock: Clock
 ) -> None:
     """Many requests share one token; five minutes before its hour is up a new one is fetched."""
-    client = client_for(settings(), clock)
+    client = client_for(settings(), adfs_clock)
     for _ in range(5):
         client.request("GET", "WhoAmI", idempotent=True, what="whoami")
     assert adfs.issued == 1
 
-    clock.now += 3600 - REFRESH_MARGIN_SECONDS - 1
+    adfs_clock.now += 3600 - REFRESH_MARGIN_SECONDS - 1
     client.request("GET", "WhoAmI", idempotent=True, what="whoami")
     assert adfs.issued == 1
-    clock.now += 2
+    adfs_clock.now += 2
     client.request("GET", "WhoAmI", idempotent=True, what="whoami")
     assert adfs.issued == 2
 

@@ -13,31 +13,9 @@ import requests
 from sandbox.adfs_emulator import AdfsEmulator
 from sandbox.dataverse_emulator import DataverseEmulator
 from sandbox.dataverse_emulator.webapi_client import WebApiClient, error_of
+from tests.adfs_support import CLIENT_ID, RESOURCE, SECRET, Clock
 
 pytestmark = pytest.mark.sockets
-
-RESOURCE = "https://crm.contoso.local/"
-CLIENT_ID, SECRET = "7d0a3f5e-1b2c-4d5e-8f90-a1b2c3d4e5f6", "s3cret"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def adfs(clock: Clock) -> Iterator[AdfsEmulator]:
-    with AdfsEmulator(clock=clock) as server:
-        server.register_client(CLIENT_ID, SECRET, RESOURCE)
-        yield server
 
 
 @pytest.fixture
@@ -78,7 +56,7 @@ def test_the_on_premises_web_api_answers_at_v9_1_only() -> None:
 
 
 # --- AD FS ---------------------------------------------------------------------------------------------------
-def test_adfs_issues_tokens_to_registered_clients(adfs: AdfsEmulator, clock: Clock) -> None:
+def test_adfs_issues_tokens_to_registered_clients(adfs: AdfsEmulator, adfs_clock: Clock) -> None:
     """client_credentials with the client's id, secret and resource gives an hour-long bearer token for that resource."""
     response = token_request(adfs)
     assert response.status_code == 200
@@ -87,7 +65,7 @@ def test_adfs_issues_tokens_to_registered_clients(adfs: AdfsEmulator, clock: Clo
     issued = claims(body["access_token"])
     assert (issued["aud"], issued["appid"], issued["iss"]) == (RESOURCE, CLIENT_ID, adfs.issuer)
     assert issued["exp"] - issued["iat"] == 3600
-    assert issued["iat"] == clock.now
+    assert issued["iat"] == adfs_clock.now
 
 
 def test_client_credentials_may_come_as_basic_authentication(adfs: AdfsEmulator) -> None:
@@ -138,7 +116,7 @@ def test_the_org_accepts_adfs_tokens_as_the_application_user(
 
 
 def test_missing_expired_or_foreign_tokens_are_challenged(
-    adfs: AdfsEmulator, onprem: DataverseEmulator, clock: Clock
+    adfs: AdfsEmulator, onprem: DataverseEmulator, adfs_clock: Clock
 ) -> None:
     """Without a valid token for the org the answer is 401 with a Bearer challenge pointing at AD FS."""
     onprem.add_application_user(CLIENT_ID, "Amazon sync")
@@ -147,7 +125,7 @@ def test_missing_expired_or_foreign_tokens_are_challenged(
     assert anonymous.status_code == 401
     assert f"authorization_uri={adfs.base_url}/adfs/oauth2/authorize" in anonymous.headers["WWW-Authenticate"]
     assert WebApiClient(onprem.service_root, token=token + "x").get("WhoAmI").status_code == 401
-    clock.now += 3601
+    adfs_clock.now += 3601
     assert WebApiClient(onprem.service_root, token=token).get("WhoAmI").status_code == 401
 
 
